@@ -1,0 +1,3 @@
+//! `vtty-guest-tests`: scenarios that run inside the guest VM.
+
+fn main() {}

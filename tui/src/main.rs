@@ -1,0 +1,3 @@
+//! `vtty-top`: live dashboard of every container's consoles.
+
+fn main() {}

@@ -1,0 +1,78 @@
+//! Exit codes of the vtty tools and the error type that carries one.
+
+use std::fmt;
+
+/// Process exit codes; documented in the README's command reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Everything worked.
+    Success = 0,
+    /// A failure that fits no other class.
+    Failure = 1,
+    /// Invalid command-line usage or a value that does not parse.
+    Usage = 2,
+    /// A named container, cgroup, process or file does not exist.
+    NotFound = 3,
+    /// The caller lacks a privilege (not root, no `CAP_SYS_ADMIN`).
+    Permission = 4,
+    /// The vtty driver or its tracepoints are not present.
+    DriverMissing = 5,
+    /// Another component's state prevents the change (a parent cgroup or another
+    /// device manager forbids it, a terminal is busy).
+    Conflict = 6,
+    /// A check ran and found the policy not in force.
+    CheckFailed = 7,
+}
+
+/// An error with the exit code the process should end with.
+#[derive(Debug)]
+pub struct Error {
+    code: ExitCode,
+    inner: anyhow::Error,
+}
+
+impl Error {
+    /// Wraps `inner` with `code`.
+    pub fn new(code: ExitCode, inner: impl Into<anyhow::Error>) -> Self {
+        Self { code, inner: inner.into() }
+    }
+
+    /// The exit code for this error.
+    pub fn code(&self) -> ExitCode {
+        self.code
+    }
+
+    /// The underlying error with its cause chain.
+    pub fn inner(&self) -> &anyhow::Error {
+        &self.inner
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.inner)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<anyhow::Error> for Error {
+    fn from(inner: anyhow::Error) -> Self {
+        // An anyhow error that already wraps an `Error` keeps its code.
+        match inner.downcast::<Error>() {
+            Ok(error) => error,
+            Err(inner) => Self { code: ExitCode::Failure, inner },
+        }
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Builds an [`Error`] from a message: `fail!(ExitCode::NotFound, "no cgroup {path}")`.
+#[macro_export]
+macro_rules! fail {
+    ($code:expr, $($arg:tt)+) => {
+        $crate::exit::Error::new($code, ::anyhow::anyhow!($($arg)+))
+    };
+}
