@@ -1,0 +1,99 @@
+//! The one event enum that drives the dashboard, and the commands its state
+//! machine hands back to the runner.
+
+use crossterm::event::KeyEvent;
+use vtty_common::probe::Event;
+use vtty_ctl::snapshot::Snapshot;
+
+use crate::source::{CgroupState, PolicyTarget};
+
+/// Everything that can change the dashboard's state.
+#[derive(Clone, Debug)]
+pub enum AppEvent {
+    /// A key press.
+    Key(KeyEvent),
+    /// The terminal reported a new size (columns, rows).
+    Resize(u16, u16),
+    /// The refresh interval elapsed.
+    Tick,
+    /// A refresh finished.
+    Data(Box<Refresh>),
+    /// A lifecycle event from the probes' ring buffer.
+    Probe(Event),
+    /// An allow or deny finished.
+    PolicyDone(PolicyOutcome),
+    /// A warning or error logged by the dashboard or the libraries it uses.
+    Log(LogLine),
+    /// A signal or a broken input asks the dashboard to exit.
+    Shutdown(String),
+}
+
+/// The numbers of one refresh.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Refresh {
+    /// Containers and their counters.
+    pub snapshot: Snapshot,
+    /// Which device-cgroup hierarchies the host has.
+    pub cgroups: CgroupState,
+}
+
+/// Which policy change an outcome belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyVerb {
+    /// Grant the container its consoles.
+    Allow,
+    /// Take the grant away.
+    Deny,
+}
+
+impl PolicyVerb {
+    /// The verb as the CLI spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+        }
+    }
+}
+
+/// Result of an allow or deny.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyOutcome {
+    /// What was requested.
+    pub verb: PolicyVerb,
+    /// On which container.
+    pub target: PolicyTarget,
+    /// A summary of what changed, or the error with its cause chain.
+    pub result: Result<String, String>,
+}
+
+/// Severity of a [`LogLine`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Something failed.
+    Error,
+    /// Something is wrong but the dashboard goes on.
+    Warn,
+}
+
+/// A log record shown in the event pane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// Severity.
+    pub level: LogLevel,
+    /// `CLOCK_MONOTONIC` time of the record in nanoseconds.
+    pub timestamp_ns: u64,
+    /// The message.
+    pub text: String,
+}
+
+/// Work the state machine asks the runner to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Take a new snapshot.
+    Refresh,
+    /// Run an allow or deny.
+    Policy(PolicyVerb, PolicyTarget),
+    /// Restore the terminal and exit.
+    Quit,
+}
