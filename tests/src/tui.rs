@@ -1,0 +1,423 @@
+//! Guest test of `vtty-top`: the dashboard runs under a pseudo-terminal next to
+//! real containers, and its screen, parsed with the `vt100` crate, shows the
+//! counters the driver holds for them.
+//!
+//! Each container is a busybox `sh` that is pid 1 of a new pid namespace,
+//! registered with `/dev/vtty`. It opens its `/dev/console`, puts it in raw mode
+//! (so the driver counts exactly the bytes written) and writes a known number of
+//! bytes while nobody is attached, so all of them are dropped.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use nix::pty::{OpenptyResult, Winsize, openpty};
+use nix::sys::termios::{LocalFlags, tcgetattr};
+use vtty_ctl::driver::Control;
+
+/// Rows and columns of the pseudo-terminal the dashboard draws on.
+const ROWS: u16 = 30;
+const COLUMNS: u16 = 100;
+
+/// Watchdog for every wait: far above the few seconds the steps take under TCG,
+/// it only turns a hang into a failure.
+const WATCHDOG: Duration = Duration::from_secs(120);
+
+/// A guest scenario: runs to the end and returns what failed.
+pub type Scenario = fn() -> Result<()>;
+
+/// The scenarios of this module, by name.
+pub const TESTS: &[(&str, Scenario)] =
+    &[("tui_shows_real_counters", dashboard_shows_real_counters)];
+
+/// Checks the dashboard against two containers that wrote 3000 and 5000 bytes to
+/// their consoles. The list and the detail view show those drops, the driver
+/// agrees, and `q` restores the terminal.
+pub fn dashboard_shows_real_counters() -> Result<()> {
+    let control = Control::open().context("opening /dev/vtty (is the driver loaded?)")?;
+    let mut first = Container::start(&control, "tui-ct1", 3000)?;
+    let mut second = Container::start(&control, "tui-ct2", 5000)?;
+    let result = check_dashboard(&control, &first, &second);
+    let stopped = first.stop().and(second.stop());
+    result.and(stopped)
+}
+
+fn check_dashboard(control: &Control, first: &Container, second: &Container) -> Result<()> {
+    let mut top = Dashboard::start()?;
+
+    // The list: one row per container with 1 of 12 terminals open and the exact
+    // dropped total (below 10 000 the dashboard prints bytes without a unit).
+    for container in [first, second] {
+        let row = top.wait_for_row(&container.name)?;
+        let fields: Vec<&str> = row.split_whitespace().collect();
+        ensure!(
+            fields.contains(&"1/12"),
+            "row of {} shows no 1/12 open terminals: {row:?}",
+            container.name
+        );
+        let dropped = container.bytes.to_string();
+        ensure!(
+            fields.contains(&dropped.as_str()),
+            "row of {} lacks dropped total {dropped}: {row:?}",
+            container.name
+        );
+        ensure!(
+            row.contains(&container.nsid.to_string()),
+            "row of {} lacks nsid {}: {row:?}",
+            container.name,
+            container.nsid
+        );
+    }
+
+    // The driver's own counters are the ones shown.
+    let listed = control.list().context("VTTY_IOC_LIST")?;
+    for container in [first, second] {
+        let info = listed
+            .iter()
+            .find(|info| info.nsid == container.nsid)
+            .with_context(|| format!("driver does not list {}", container.name))?;
+        ensure!(
+            info.terminals[0].dropped == container.bytes,
+            "driver counts {} dropped for {}",
+            info.terminals[0].dropped,
+            container.name
+        );
+    }
+
+    // The detail view of the first container, reached through the filter so that
+    // containers of other tests cannot be in the way: the console row shows the
+    // bytes written, none delivered, all dropped.
+    top.send(format!("/{}\r\r", first.name).as_bytes())?;
+    top.wait_for_line(|line| line.contains(&format!("{} · nsid {}", first.name, first.nsid)))?;
+    let console = top.wait_for_line(|line| {
+        line.trim_start_matches(['│', '>', ' '])
+            .starts_with("console ")
+    })?;
+    let fields: Vec<&str> = console
+        .trim_matches(['│', ' '])
+        .trim_start_matches('>')
+        .split_whitespace()
+        .collect();
+    let bytes = first.bytes.to_string();
+    // TTY OPEN ATT OPENS CLOSES WRITES WRITTEN DELIVERED DROPPED B/s DROP/s
+    ensure!(
+        fields.len() >= 9,
+        "console row has too few columns: {console:?}"
+    );
+    ensure!(
+        fields[1] == "1",
+        "console open count is {}, expected 1: {console:?}",
+        fields[1]
+    );
+    ensure!(
+        fields[6] == bytes,
+        "console written is {}, expected {bytes}: {console:?}",
+        fields[6]
+    );
+    ensure!(
+        fields[7] == "0",
+        "console delivered is {}, expected 0: {console:?}",
+        fields[7]
+    );
+    ensure!(
+        fields[8] == bytes,
+        "console dropped is {}, expected {bytes}: {console:?}",
+        fields[8]
+    );
+    top.wait_for_line(|line| line.contains("tty12"))?;
+
+    top.quit()
+}
+
+/// A container: busybox `sh` as pid 1 of a new pid namespace, registered.
+struct Container {
+    name: String,
+    nsid: u64,
+    bytes: u64,
+    pid: libc::pid_t,
+    /// Writing end of the container's stdin; closing it ends the container.
+    input: Option<File>,
+}
+
+impl Container {
+    /// Starts the container, registers it and has it write `bytes` bytes to its
+    /// raw-mode console, keeping the console open.
+    fn start(control: &Control, name: &str, bytes: u64) -> Result<Self> {
+        let script = format!(
+            "read go && exec 3<>/dev/console && stty raw -echo <&3 && head -c {bytes} /dev/zero >&3 \
+             && echo written && read done"
+        );
+        let (input_read, input_write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
+        let (output_read, output_write) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
+        let pid =
+            spawn_in_pid_namespace(&script, input_read.as_raw_fd(), output_write.as_raw_fd())?;
+        drop(input_read);
+        drop(output_write);
+        let mut container = Self {
+            name: name.to_owned(),
+            nsid: 0,
+            bytes,
+            pid,
+            input: Some(File::from(input_write)),
+        };
+
+        let pidfd = pidfd_open(pid)?;
+        container.nsid = control
+            .register(pidfd.as_raw_fd(), name)
+            .with_context(|| format!("registering {name} (pid {pid})"))?;
+
+        let input = container.input.as_mut().context("container input closed")?;
+        input
+            .write_all(b"go\n")
+            .context("starting the container's writer")?;
+        let mut line = String::new();
+        BufReader::new(File::from(output_read))
+            .read_line(&mut line)
+            .context("reading the container's output")?;
+        ensure!(
+            line.trim() == "written",
+            "container {name} failed before writing: {line:?}"
+        );
+        Ok(container)
+    }
+
+    /// Ends the container by closing its input and reaps it.
+    fn stop(&mut self) -> Result<()> {
+        self.input.take();
+        let mut status = 0;
+        // SAFETY: `status` is a valid out pointer; `self.pid` is our own child.
+        let reaped = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+        ensure!(
+            reaped == self.pid,
+            "waitpid({}) failed: {}",
+            self.pid,
+            std::io::Error::last_os_error()
+        );
+        Ok(())
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        if self.input.is_some() {
+            let _ = self.stop();
+        }
+    }
+}
+
+/// Forks a child that is pid 1 of a new pid namespace and runs `sh -c script`
+/// with stdin and stdout on the given descriptors.
+fn spawn_in_pid_namespace(script: &str, stdin: RawFd, stdout: RawFd) -> Result<libc::pid_t> {
+    // Everything the child touches is prepared before the fork, because a child
+    // of a multi-threaded process may only make async-signal-safe calls.
+    let shell = CString::new("/bin/sh")?;
+    let dash_c = CString::new("-c")?;
+    let script = CString::new(script)?;
+    let argv = [
+        shell.as_ptr(),
+        dash_c.as_ptr(),
+        script.as_ptr(),
+        std::ptr::null(),
+    ];
+
+    let flags = (libc::CLONE_NEWPID | libc::SIGCHLD) as libc::c_ulong;
+    // SAFETY: `clone` without CLONE_VM and with a null stack forks the process,
+    // as `fork` does; the child only calls dup2, execv and _exit below.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
+    if pid == 0 {
+        // SAFETY: async-signal-safe calls on descriptors and strings that stay
+        // valid in the child's copy of the address space; `argv` ends with null.
+        unsafe {
+            libc::dup2(stdin, 0);
+            libc::dup2(stdout, 1);
+            libc::execv(shell.as_ptr(), argv.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    ensure!(
+        pid > 0,
+        "clone(CLONE_NEWPID) failed: {}",
+        std::io::Error::last_os_error()
+    );
+    Ok(pid as libc::pid_t)
+}
+
+fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    ensure!(
+        fd >= 0,
+        "pidfd_open({pid}) failed: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: the descriptor was just created and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// `vtty-top` running on a pseudo-terminal, with its screen parsed as it draws.
+struct Dashboard {
+    child: Child,
+    master: File,
+    slave: OwnedFd,
+    output: mpsc::Receiver<Vec<u8>>,
+    parser: vt100::Parser,
+}
+
+impl Dashboard {
+    fn start() -> Result<Self> {
+        let size = Winsize {
+            ws_row: ROWS,
+            ws_col: COLUMNS,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let OpenptyResult { master, slave } = openpty(Some(&size), None).context("openpty")?;
+        let binary = vtty_top_path();
+        let mut command = Command::new(&binary);
+        command
+            .args(["--interval", "200ms"])
+            .env("TERM", "xterm-256color")
+            .stdin(Stdio::from(slave.try_clone()?))
+            .stdout(Stdio::from(slave.try_clone()?))
+            .stderr(Stdio::from(slave.try_clone()?));
+        // SAFETY: setsid and ioctl are async-signal-safe; they make the pty the
+        // controlling terminal of the new session, as a login shell's would be.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+
+        let master = File::from(master);
+        let mut reader = master.try_clone()?;
+        let (sender, output) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(read) = reader.read(&mut buffer) {
+                if read == 0 || sender.send(buffer[..read].to_vec()).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Self {
+            child,
+            master,
+            slave,
+            output,
+            parser: vt100::Parser::new(ROWS, COLUMNS, 0),
+        })
+    }
+
+    fn send(&mut self, keys: &[u8]) -> Result<()> {
+        self.master
+            .write_all(keys)
+            .context("writing keys to the pty")
+    }
+
+    fn screen_lines(&self) -> Vec<String> {
+        self.parser.screen().rows(0, COLUMNS).collect()
+    }
+
+    /// Feeds output into the parser until a screen line satisfies `found`.
+    fn wait_for_line(&mut self, found: impl Fn(&str) -> bool) -> Result<String> {
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            if let Some(line) = self.screen_lines().into_iter().find(|line| found(line)) {
+                return Ok(line);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(bytes) => self.parser.process(&bytes),
+                Err(_) => bail!(
+                    "the expected line never appeared; screen:\n{}",
+                    self.screen_lines().join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for the list row of the container `name`, with its counters filled.
+    fn wait_for_row(&mut self, name: &str) -> Result<String> {
+        self.wait_for_line(|line| {
+            let mut fields = line
+                .trim_matches(['│', ' '])
+                .trim_start_matches('>')
+                .split_whitespace();
+            fields.next() == Some(name)
+        })
+    }
+
+    /// Presses `q` and checks the exit status and the restored terminal.
+    fn quit(mut self) -> Result<()> {
+        self.send(b"q")?;
+        let deadline = Instant::now() + WATCHDOG;
+        let status = loop {
+            if let Some(status) = self.child.try_wait()? {
+                break status;
+            }
+            ensure!(Instant::now() < deadline, "vtty-top did not exit after q");
+            if let Ok(bytes) = self.output.recv_timeout(Duration::from_millis(50)) {
+                self.parser.process(&bytes);
+            }
+        };
+        while let Ok(bytes) = self.output.try_recv() {
+            self.parser.process(&bytes);
+        }
+        ensure!(status.success(), "vtty-top exited with {status}");
+        ensure!(
+            !self.parser.screen().alternate_screen(),
+            "alternate screen still active after exit"
+        );
+        ensure!(
+            !self.parser.screen().hide_cursor(),
+            "cursor still hidden after exit"
+        );
+        let modes = tcgetattr(&self.slave).context("tcgetattr on the pty")?;
+        ensure!(
+            modes
+                .local_flags
+                .contains(LocalFlags::ICANON | LocalFlags::ECHO),
+            "raw mode left on: {:?}",
+            modes.local_flags
+        );
+        Ok(())
+    }
+}
+
+impl Drop for Dashboard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `vtty-top` from `VTTY_TOP`, next to this test binary, or on `PATH`.
+fn vtty_top_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("VTTY_TOP") {
+        return PathBuf::from(path);
+    }
+    let sibling = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("vtty-top")));
+    match sibling {
+        Some(path) if path.exists() => path,
+        _ => PathBuf::from("vtty-top"),
+    }
+}
