@@ -37,7 +37,7 @@ pub struct ContainerRow {
     pub rates: Rates,
 }
 
-/// Which screen fills the body.
+/// Screen shown in the body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
     /// One row per container.
@@ -46,7 +46,7 @@ pub enum View {
     Detail(u64),
 }
 
-/// What the keys currently act on.
+/// Input mode: the view, the filter or a popup.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// The list or the detail view.
@@ -105,7 +105,7 @@ pub struct App {
     pub interval: Duration,
     /// Converts event timestamps to times of day.
     pub clock: Clock,
-    /// Where the latest numbers came from.
+    /// Sources of the latest numbers.
     pub sources: Sources,
     /// The host's device-cgroup hierarchies.
     pub cgroups: CgroupState,
@@ -117,7 +117,7 @@ pub struct App {
     pub descending: bool,
     /// Case-insensitive text that a name or nsid must contain to be listed.
     pub filter: String,
-    /// What the keys act on.
+    /// Input mode.
     pub mode: Mode,
     /// The screen in the body.
     pub view: View,
@@ -145,7 +145,7 @@ pub struct App {
 }
 
 impl App {
-    /// A dashboard with no data yet that refreshes every `interval`.
+    /// Creates a dashboard with no data yet that refreshes every `interval`.
     pub fn new(interval: Duration, clock: Clock) -> Self {
         Self {
             interval,
@@ -220,7 +220,7 @@ impl App {
         self.rows.len()
     }
 
-    /// The container of the detail view, `None` when it is gone.
+    /// Returns the container of the detail view, `None` when it is gone.
     pub fn detail_row(&self) -> Option<&ContainerRow> {
         match self.view {
             View::Detail(nsid) => self.rows.iter().find(|row| row.stats.nsid == nsid),

@@ -24,7 +24,7 @@ pub enum AppEvent {
     PolicyDone(PolicyOutcome),
     /// A warning or error logged by the dashboard or the libraries it uses.
     Log(LogLine),
-    /// A signal or a broken input asks the dashboard to exit.
+    /// A signal or a broken input ends the dashboard.
     Shutdown(String),
 }
 
@@ -33,11 +33,11 @@ pub enum AppEvent {
 pub struct Refresh {
     /// Containers and their counters.
     pub snapshot: Snapshot,
-    /// Which device-cgroup hierarchies the host has.
+    /// Device-cgroup hierarchies of the host.
     pub cgroups: CgroupState,
 }
 
-/// Which policy change an outcome belongs to.
+/// Kind of policy change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PolicyVerb {
     /// Grant the container its consoles.
@@ -47,7 +47,7 @@ pub enum PolicyVerb {
 }
 
 impl PolicyVerb {
-    /// The verb as the CLI spells it.
+    /// Returns the verb as the CLI spells it.
     pub fn name(self) -> &'static str {
         match self {
             Self::Allow => "allow",
@@ -59,7 +59,7 @@ impl PolicyVerb {
 /// Result of an allow or deny.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyOutcome {
-    /// What was requested.
+    /// Requested change.
     pub verb: PolicyVerb,
     /// On which container.
     pub target: PolicyTarget,
@@ -87,7 +87,7 @@ pub struct LogLine {
     pub text: String,
 }
 
-/// Work the state machine asks the runner to do.
+/// Work that the state machine hands to the runner.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Take a new snapshot.

@@ -96,7 +96,7 @@ pub struct Clock {
 }
 
 impl Clock {
-    /// A clock for tests and fixtures: monotonic time 0 is midnight UTC.
+    /// Creates a clock for tests, on which monotonic time 0 is midnight UTC.
     pub const fn fixed() -> Self {
         Self {
             realtime_offset_ns: 0,

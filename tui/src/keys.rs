@@ -3,7 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// What a key does.
+/// Action of a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     /// Select the previous row.
@@ -46,7 +46,7 @@ pub enum Action {
     FilterClear,
     /// Delete the filter's last character.
     FilterBackspace,
-    /// Run the change the confirmation asks about.
+    /// Run the change named in the confirmation.
     Confirm,
     /// Close the confirmation without changing anything.
     Cancel,
@@ -54,7 +54,7 @@ pub enum Action {
     CloseHelp,
 }
 
-/// Where a binding applies.
+/// Part of the dashboard where a binding applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
     /// Anywhere, whatever is open.
@@ -133,7 +133,7 @@ impl Key {
         self.code == event.code && self.modifiers == modifiers
     }
 
-    /// The key's name in the help popup.
+    /// Returns the key's name in the help popup.
     pub fn label(&self) -> String {
         let name = match self.code {
             KeyCode::Char(' ') => "Space".to_owned(),
@@ -162,11 +162,11 @@ impl Key {
 /// One row of the table: keys, the action, where it applies and its help text.
 #[derive(Clone, Copy, Debug)]
 pub struct Binding {
-    /// Where the binding applies.
+    /// Part of the dashboard where it applies.
     pub scope: Scope,
     /// Keys that trigger it.
     pub keys: &'static [Key],
-    /// What it does.
+    /// Action it triggers.
     pub action: Action,
     /// One line for the help popup.
     pub help: &'static str,
@@ -212,7 +212,7 @@ pub fn lookup(scopes: &[Scope], event: &KeyEvent) -> Option<Action> {
         .map(|binding| binding.action)
 }
 
-/// The keys of a binding as the help popup lists them.
+/// Returns the keys of a binding as the help popup lists them.
 pub fn keys_label(binding: &Binding) -> String {
     binding
         .keys

@@ -63,7 +63,7 @@ pub struct RateTracker {
 
 impl RateTracker {
     /// Computes every container's rates against the previous snapshot, records the
-    /// drop rates in the history and forgets containers that are gone.
+    /// drop rates in the history and drops the state of containers that are gone.
     pub fn update(&mut self, snapshot: &Snapshot) -> HashMap<u64, Rates> {
         let mut all = HashMap::new();
         for container in &snapshot.containers {

@@ -33,7 +33,7 @@ impl Screen {
         }
     }
 
-    /// The ratatui terminal to draw on.
+    /// Returns the ratatui terminal to draw on.
     pub fn terminal(&mut self) -> &mut Terminal<CrosstermBackend<Stdout>> {
         &mut self.terminal
     }

@@ -35,7 +35,7 @@ impl SortColumn {
         Self::Dropped,
     ];
 
-    /// The column's heading.
+    /// Returns the column's heading.
     pub fn title(self) -> &'static str {
         match self {
             Self::Name => "NAME",
@@ -48,19 +48,19 @@ impl SortColumn {
         }
     }
 
-    /// The next column, wrapping around.
+    /// Returns the next column, wrapping around.
     pub fn next(self) -> Self {
         let position = Self::ALL.iter().position(|&c| c == self).unwrap_or(0);
         Self::ALL[(position + 1) % Self::ALL.len()]
     }
 
-    /// The previous column, wrapping around.
+    /// Returns the previous column, wrapping around.
     pub fn previous(self) -> Self {
         let position = Self::ALL.iter().position(|&c| c == self).unwrap_or(0);
         Self::ALL[(position + Self::ALL.len() - 1) % Self::ALL.len()]
     }
 
-    /// Whether the column starts in descending order: numbers show the largest
+    /// Returns true when the column starts in descending order: numbers show the largest
     /// first, names and nsids the smallest.
     pub fn descending_by_default(self) -> bool {
         !matches!(self, Self::Name | Self::Nsid)

@@ -19,7 +19,7 @@ pub struct LiveSource {
 }
 
 impl LiveSource {
-    /// A source that opens `/dev/vtty` on the first snapshot.
+    /// Creates a source that opens `/dev/vtty` on the first snapshot.
     pub fn new() -> Self {
         Self::default()
     }
@@ -99,7 +99,7 @@ impl DataSource for LiveSource {
 }
 
 // TODO: call vtty_ctl::policy once it exists; until then allow and deny change
-// nothing and say how to do it from a shell.
+// nothing and their error names the vtty-ctl command to run instead.
 fn policy_missing(verb: &str, target: &PolicyTarget) -> String {
     format!(
         "this build of vtty-top has no device-cgroup policy support; nothing changed. \

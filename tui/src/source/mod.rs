@@ -1,4 +1,4 @@
-//! Where the dashboard's numbers come from, and where its allow and deny go.
+//! Sources of the dashboard's numbers, and the target of its allow and deny.
 //!
 //! The app and its tests only see [`DataSource`]; [`live::LiveSource`] is the real
 //! implementation over the driver, the probes and the policy library of `vtty-ctl`.
@@ -20,7 +20,7 @@ pub struct PolicyTarget {
 }
 
 impl PolicyTarget {
-    /// The container as the confirmation and the result messages name it.
+    /// Returns the container's name as the confirmation and result messages show it.
     pub fn label(&self) -> String {
         if self.name.is_empty() {
             format!("nsid {}", self.nsid)
