@@ -88,8 +88,7 @@ pub fn all_sources() -> Sources {
     Sources {
         driver_loaded: true,
         probes_loaded: true,
-        ringbuf_full: 0,
-        problems: Vec::new(),
+        ..Sources::default()
     }
 }
 
