@@ -5,7 +5,9 @@
 //! Each container is a busybox `sh` that is pid 1 of a new pid namespace,
 //! registered with `/dev/vtty`. It opens its `/dev/console`, puts it in raw mode
 //! (so the driver counts exactly the bytes written) and writes a known number of
-//! bytes while nobody is attached, so all of them are dropped.
+//! bytes while nobody is attached, so all of them are dropped. The dashboard
+//! loads the probes itself when none are pinned, so lifecycle events of a
+//! container registered while it runs appear in its event pane.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -90,6 +92,17 @@ fn check_dashboard(control: &Control, first: &Container, second: &Container) -> 
             container.name
         );
     }
+
+    // A container registered while the dashboard runs shows up in the event pane
+    // as it happens: its registration, then the open of its console.
+    let mut third = Container::start(control, "tui-ct3", 100)?;
+    let registered =
+        top.wait_for_line(|line| line.contains(" register ") && line.contains(&third.name));
+    let opened = top.wait_for_line(|line| line.contains(" open ") && line.contains(&third.name));
+    let stopped = third.stop();
+    registered?;
+    opened?;
+    stopped?;
 
     // The detail view of the first container, reached through the filter so that
     // containers of other tests cannot be in the way: the console row shows the
