@@ -23,7 +23,7 @@ use probes_update::{
     update_counters,
 };
 
-/// Where each field sits in the tracepoint records; written by the loader before
+/// Offsets of the fields in the tracepoint records, written by the loader before
 /// the programs are loaded. All fields read as missing until then.
 #[unsafe(no_mangle)]
 static FIELD_OFFSETS: Global<FieldOffsets> = Global::new(FieldOffsets::missing());

@@ -7,7 +7,7 @@ use crate::exit;
 /// `vtty-ctl probes`: manage the eBPF probes on the driver's tracepoints.
 #[derive(Debug, Args)]
 pub struct ProbesArgs {
-    /// What to do with the probes.
+    /// The action on the probes.
     #[command(subcommand)]
     pub command: ProbesCommand,
 }
@@ -18,7 +18,7 @@ pub enum ProbesCommand {
     /// Load the probes and attach them to the driver's tracepoints.
     ///
     /// Pinned probes (the default) stay under /sys/fs/bpf/vtty/probes after the
-    /// command exits, so counters outlive any viewer; they hold a reference on the
+    /// command exits, so counters outlive any viewer. They keep a reference on the
     /// driver module, so run `vtty-ctl probes unload` before unloading the driver.
     /// Already pinned probes are reused, never loaded twice.
     Load {

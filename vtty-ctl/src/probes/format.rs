@@ -44,13 +44,13 @@ pub struct EventFormat {
 }
 
 impl EventFormat {
-    /// The field called `name`.
+    /// Finds the field called `name`.
     pub fn field(&self, name: &str) -> Option<&FormatField> {
         self.fields.iter().find(|field| field.name == name)
     }
 }
 
-/// Parses the text of a `format` file; the error says which line is wrong.
+/// Parses the text of a `format` file. The error names the line that is wrong.
 pub fn parse_format(text: &str) -> Result<EventFormat, String> {
     let mut name = None;
     let mut id = None;
@@ -182,7 +182,7 @@ pub fn field_offsets(formats: &[TracepointFormat]) -> Result<FieldOffsets, Probe
     Ok(offsets)
 }
 
-/// The offset of `field` in one event, checked for presence, size and range.
+/// Returns the offset of `field` in one event, checked for presence, size and range.
 fn checked_offset(entry: &TracepointFormat, field: Field) -> Result<u16, ProbeError> {
     let format_error = |problem: String| ProbeError::Format { path: entry.path.clone(), problem };
     let found = entry.format.field(field.name()).ok_or_else(|| {
@@ -207,8 +207,13 @@ fn checked_offset(entry: &TracepointFormat, field: Field) -> Result<u16, ProbeEr
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// Computes the offsets of the fixtures.
+    pub fn fixture_offsets() -> FieldOffsets {
+        field_offsets(&fixture_formats()).expect("consistent fixtures")
+    }
 
     /// `format` files as Linux prints them for the events of `vtty_trace.h`.
     const FIXTURES: [(&str, &str); 8] = [

@@ -13,7 +13,8 @@ fn empty_terminals() -> Vec<TerminalStats> {
     (0..VTTY_TERMINALS).map(|index| TerminalStats { index, ..TerminalStats::default() }).collect()
 }
 
-/// The container `nsid`, added without a name when only the probes know it.
+/// Returns the container `nsid`, adding it without a name when only the probes
+/// know it.
 fn entry(
     containers: &mut BTreeMap<u64, ContainerStats>,
     nsid: u64,
@@ -30,10 +31,10 @@ fn entry(
 
 /// Joins the driver's containers with the probes' readings; either may be absent.
 ///
-/// Names, registration state, attach and stall state come from the driver; counters
-/// and open counts from the probes (the driver's open count stands in for a terminal
-/// the probes have not seen open or close). A container only the probes know gets
-/// an empty name. The result is sorted by name, then nsid.
+/// Names, registration state, attach and stall state come from the driver, and
+/// counters and open counts from the probes. The driver's open count is used for a
+/// terminal the probes have not seen open or close. A container only the probes
+/// know gets an empty name. The result is sorted by name, then nsid.
 pub fn join(
     driver: Option<&[ContainerInfo]>,
     probes: Option<&ProbeReadings>,
@@ -104,14 +105,14 @@ pub fn join(
 /// `CLOCK_MONOTONIC` now, in nanoseconds (the clock of `bpf_ktime_get_ns`).
 pub fn monotonic_ns() -> u64 {
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `now` is a valid timespec to write; CLOCK_MONOTONIC always exists, so
-    // the call cannot fail.
+    // SAFETY: `now` is a valid timespec to write to. CLOCK_MONOTONIC exists on every
+    // Linux kernel, so the call does not fail.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     (now.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(now.tv_nsec as u64)
 }
 
-/// The driver's containers, or why they cannot be listed; `Ok(None)` when the
-/// driver is not loaded.
+/// Lists the driver's containers, `Ok(None)` when the driver is not loaded. The
+/// error says why the list could not be read.
 fn driver_containers() -> Result<Option<Vec<ContainerInfo>>, String> {
     match driver::tty_driver_info() {
         Ok(Some(_)) => {}

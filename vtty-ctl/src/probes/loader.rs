@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use aya::programs::TracePoint;
 use aya::programs::links::{FdLink, PinnedLink};
+use aya::programs::trace_point::TracePointLinkId;
 use aya::{Ebpf, EbpfLoader};
 use log::{debug, info, warn};
 use vtty_common::probe::{
@@ -19,7 +20,7 @@ use super::format::{field_offsets, read_formats};
 use super::handle::{MapSet, Origin, Probes, ProgramLogger};
 use super::pins::{DirLock, PinLayout, PinState};
 
-/// What [`open`] may do when no probes are pinned.
+/// The actions [`open`] may take when no probes are pinned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Acquire {
     /// Only reuse pinned probes; fail with [`ProbeError::NotLoaded`] otherwise.
@@ -44,23 +45,23 @@ pub fn open(paths: &ProbePaths, acquire: Acquire) -> Result<Probes, ProbeError> 
             reuse(&layout)
         }
         Acquire::ReuseOrLoadPrivate => {
-            if has_bpffs(paths) {
-                if let Some(_lock) = DirLock::lock_existing(layout.dir())? {
-                    if layout.state() != PinState::Absent {
-                        return reuse(&layout);
-                    }
-                }
+            if has_bpffs(paths)
+                && let Some(_lock) = DirLock::lock_existing(layout.dir())?
+                && layout.state() != PinState::Absent
+            {
+                return reuse(&layout);
             }
             let offsets = tracepoint_offsets(paths)?;
             load_private(layout, &offsets)
         }
         Acquire::ReuseOrLoadPinned => {
-            require_bpffs(paths)?;
-            // Check the driver before creating anything in bpffs.
-            let mut offsets = match layout.dir().exists() {
+            // Without pins, check the driver first (the root cause on a host without
+            // it), then bpffs, and only then create anything in bpffs.
+            let mut offsets = match has_bpffs(paths) && layout.dir().exists() {
                 true => None,
                 false => Some(tracepoint_offsets(paths)?),
             };
+            require_bpffs(paths)?;
             let lock = DirLock::create_and_lock(layout.dir())?;
             if layout.state() != PinState::Absent {
                 return reuse(&layout);
@@ -90,7 +91,7 @@ pub fn tracepoint_offsets(paths: &ProbePaths) -> Result<FieldOffsets, ProbeError
 
 /// Opens the pinned probes, checking that every pin exists and that the maps have
 /// this build's layout.
-fn reuse(layout: &PinLayout) -> Result<Probes, ProbeError> {
+pub(super) fn reuse(layout: &PinLayout) -> Result<Probes, ProbeError> {
     match layout.state() {
         PinState::Complete => {}
         PinState::Absent => return Err(ProbeError::NotLoaded { dir: layout.dir().to_path_buf() }),
@@ -116,9 +117,9 @@ fn reuse(layout: &PinLayout) -> Result<Probes, ProbeError> {
     Ok(probes)
 }
 
-/// The aya-log level for the programs, from the `log` crate's maximum level, so
-/// that debug records are produced only when someone reads them at that level.
-fn program_log_level() -> u8 {
+/// Returns the aya-log level for the programs: the `log` crate's maximum level, so
+/// that the programs produce debug records only when they would be printed.
+pub(super) fn program_log_level() -> u8 {
     match log::max_level() {
         log::LevelFilter::Off => 0,
         log::LevelFilter::Error => aya_log::Level::Error as u8,
@@ -129,11 +130,12 @@ fn program_log_level() -> u8 {
     }
 }
 
+/// The link of each attached program, by program name.
+pub(super) type AttachedLinks = Vec<(&'static str, TracePointLinkId)>;
+
 /// Loads the object and attaches every program; returns the object with the
 /// programs' links still owned by it.
-fn load_and_attach(
-    offsets: &FieldOffsets,
-) -> Result<(Ebpf, Vec<(&'static str, aya::programs::trace_point::TracePointLinkId)>), ProbeError> {
+fn load_and_attach(offsets: &FieldOffsets) -> Result<(Ebpf, AttachedLinks), ProbeError> {
     let level = program_log_level();
     let mut ebpf = EbpfLoader::new()
         .override_global(FIELD_OFFSETS_GLOBAL, offsets, true)
@@ -163,15 +165,15 @@ fn load_and_attach(
     Ok((ebpf, links))
 }
 
-/// The reader of the log records of a freshly loaded object.
-fn object_logger(ebpf: &mut Ebpf) -> Option<ProgramLogger> {
+/// Opens the reader of the log records of a freshly loaded object.
+pub(super) fn object_logger(ebpf: &mut Ebpf) -> Option<ProgramLogger> {
     aya_log::EbpfLogger::init(ebpf)
         .inspect_err(|error| warn!("the probes' log records cannot be read: {error}"))
         .ok()
 }
 
-/// The reader of the log records of pinned probes, found through the program of
-/// one pinned link.
+/// Opens the reader of the log records of pinned probes, found through the
+/// program of one pinned link.
 fn pinned_logger(layout: &PinLayout) -> Option<ProgramLogger> {
     let path = layout.link_path(TRACEPOINTS[0].name);
     let program_id = PinnedLink::from_pin(&path)
@@ -184,7 +186,7 @@ fn pinned_logger(layout: &PinLayout) -> Option<ProgramLogger> {
 }
 
 /// Takes a typed map out of the object.
-fn take_map(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, ProbeError> {
+pub(super) fn take_map(ebpf: &mut Ebpf, name: &'static str) -> Result<aya::maps::Map, ProbeError> {
     ebpf.take_map(name).ok_or(ProbeError::MissingMap { map: name })
 }
 
@@ -215,18 +217,18 @@ fn load_pinned(layout: &PinLayout, offsets: &FieldOffsets) -> Result<Probes, Pro
 }
 
 /// Pins every map and every link of a loaded object.
-fn pin_all(
+pub(super) fn pin_all(
     layout: &PinLayout,
     ebpf: &mut Ebpf,
-    links: Vec<(&'static str, aya::programs::trace_point::TracePointLinkId)>,
+    links: AttachedLinks,
 ) -> Result<(), ProbeError> {
     for name in maps::ALL {
         let path = layout.map_path(name);
         let map = ebpf.map(name).ok_or(ProbeError::MissingMap { map: name })?;
         map.pin(&path).map_err(|source| ProbeError::Pin { path, source })?;
     }
-    // The layout version goes in before the links: a reader that sees complete
-    // pins also sees the version.
+    // The layout version is written before the links are pinned, so a reader that
+    // finds complete pins also finds the version.
     let settings =
         ebpf.map_mut(maps::SETTINGS).ok_or(ProbeError::MissingMap { map: maps::SETTINGS })?;
     let mut settings: aya::maps::Array<&mut aya::maps::MapData, u32> =
@@ -259,7 +261,7 @@ fn pin_all(
     Ok(())
 }
 
-/// What [`unload`] removed.
+/// The result of [`unload`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Unloaded {
     /// The pin directory.
@@ -269,8 +271,8 @@ pub struct Unloaded {
 }
 
 /// Removes every pin of the probes. The programs detach when their links' pins are
-/// gone and no process holds them; a process that still reads the maps keeps them
-/// until it exits.
+/// gone and no process has the links open. A process that still reads the maps
+/// keeps them until it exits.
 pub fn unload(paths: &ProbePaths) -> Result<Unloaded, ProbeError> {
     require_root("unloading the vtty probes")?;
     require_bpffs(paths)?;

@@ -20,6 +20,8 @@ mod events;
 mod format;
 mod handle;
 mod join;
+#[cfg(test)]
+mod kernel_tests;
 mod loader;
 mod pins;
 mod status;

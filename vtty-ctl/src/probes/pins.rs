@@ -23,7 +23,7 @@ pub struct PinLayout {
     dir: PathBuf,
 }
 
-/// Which pins exist.
+/// The pins that exist.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PinState {
     /// No pin exists.
@@ -35,12 +35,12 @@ pub enum PinState {
 }
 
 impl PinLayout {
-    /// The layout under `dir`.
+    /// Creates the layout under `dir`.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
 
-    /// The pin directory.
+    /// Returns the pin directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -65,12 +65,12 @@ impl PinLayout {
         self.links_dir().join(event)
     }
 
-    /// The directory whose lock the ring-buffer reader holds.
+    /// Returns the directory that the ring-buffer reader locks.
     pub fn events_lock_path(&self) -> PathBuf {
         self.dir.join("events-reader")
     }
 
-    /// Every pin a complete load creates, with a short name for messages.
+    /// Lists every pin a complete load creates, with a short name for messages.
     pub fn expected_pins(&self) -> Vec<(String, PathBuf)> {
         let maps = maps::ALL.iter().map(|name| (format!("maps/{name}"), self.map_path(name)));
         let links = TRACEPOINTS.iter().map(|tracepoint| {
@@ -79,7 +79,7 @@ impl PinLayout {
         maps.chain(links).collect()
     }
 
-    /// Which of the expected pins exist.
+    /// Checks which of the expected pins exist.
     pub fn state(&self) -> PinState {
         let expected = self.expected_pins();
         let missing: Vec<String> = expected
@@ -125,7 +125,7 @@ impl PinLayout {
             remove_dir_if_present(&dir)?;
         }
         if let Some(parent) = self.dir.parent() {
-            // The parent holds other vtty pins (device-cgroup gates); it stays
+            // The parent contains other vtty pins (device-cgroup gates), so it stays
             // unless it is empty.
             match fs::remove_dir(parent) {
                 Ok(()) => {}

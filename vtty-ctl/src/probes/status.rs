@@ -1,4 +1,4 @@
-//! What `vtty-ctl probes status` reports: pins, links, maps and counts.
+//! The state `vtty-ctl probes status` reports: pins, links, maps and counts.
 
 use std::path::PathBuf;
 
@@ -51,7 +51,7 @@ pub struct Status {
     pub write_events: Option<bool>,
     /// Failure counts of the pinned probes.
     pub stats: Option<ProbeStats>,
-    /// Why the pinned probes could not be read, if they could not.
+    /// The error that prevented reading the pinned probes, if any.
     pub problem: Option<String>,
     /// The driver's tracepoints can be attached to: `None` when they can, or why not.
     pub tracepoint_problem: Option<String>,

@@ -11,10 +11,10 @@ pub fn find_nsid(ctid: &str, containers: &[ContainerStats]) -> exit::Result<u64>
     if let Some(container) = containers.iter().find(|container| container.name == ctid) {
         return Ok(container.nsid);
     }
-    if let Ok(nsid) = ctid.parse::<u64>() {
-        if containers.iter().any(|container| container.nsid == nsid) {
-            return Ok(nsid);
-        }
+    if let Ok(nsid) = ctid.parse::<u64>()
+        && containers.iter().any(|container| container.nsid == nsid)
+    {
+        return Ok(nsid);
     }
     Err(crate::fail!(
         ExitCode::NotFound,
