@@ -320,6 +320,48 @@ impl EventStream {
     }
 }
 
+/// An event stream with its own single-threaded runtime, for callers without one.
+pub struct BlockingEvents {
+    runtime: tokio::runtime::Runtime,
+    stream: EventStream,
+}
+
+impl Probes {
+    /// Opens the event stream on a private tokio runtime; see [`Probes::events`].
+    pub fn blocking_events(&mut self) -> Result<BlockingEvents, ProbeError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| ProbeError::io("tokio runtime", error))?;
+        let stream = {
+            let _context = runtime.enter();
+            self.events()?
+        };
+        Ok(BlockingEvents { runtime, stream })
+    }
+}
+
+impl BlockingEvents {
+    /// Waits up to `timeout` for the next event; `Ok(None)` when none arrived.
+    pub fn next_timeout(
+        &mut self,
+        timeout: std::time::Duration,
+    ) -> Result<Option<ProbeEvent>, ProbeError> {
+        let Self { runtime, stream } = self;
+        runtime.block_on(async {
+            match tokio::time::timeout(timeout, stream.next()).await {
+                Ok(event) => event.map(Some),
+                Err(_) => Ok(None),
+            }
+        })
+    }
+
+    /// Records that could not be decoded since the stream opened.
+    pub fn malformed(&self) -> u64 {
+        self.stream.malformed()
+    }
+}
+
 /// Moves every record of the ring buffer into `pending`, counting undecodable ones.
 fn drain_ring(
     ring: &mut RingBuf<MapData>,
