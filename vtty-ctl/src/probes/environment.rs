@@ -10,7 +10,7 @@ use super::error::ProbeError;
 
 /// Default tracefs mount point.
 pub const TRACEFS: &str = "/sys/kernel/tracing";
-/// Where tracefs appears when only debugfs is mounted.
+/// Mount point of tracefs inside debugfs, used when only debugfs is mounted.
 pub const TRACEFS_IN_DEBUGFS: &str = "/sys/kernel/debug/tracing";
 /// Default bpffs mount point.
 pub const BPFFS: &str = "/sys/fs/bpf";
@@ -31,12 +31,13 @@ impl Default for ProbePaths {
 }
 
 impl ProbePaths {
-    /// The directory of vtty's pins in bpffs, shared with the device-cgroup gates.
+    /// Returns the directory of vtty's pins in bpffs, shared with the device-cgroup
+    /// gates.
     pub fn vtty_dir(&self) -> PathBuf {
         self.bpffs.join("vtty")
     }
 
-    /// The directory of the probes' pins.
+    /// Returns the directory of the probes' pins.
     pub fn pin_dir(&self) -> PathBuf {
         self.vtty_dir().join("probes")
     }
@@ -64,7 +65,7 @@ pub fn tracefs_root(paths: &ProbePaths) -> Result<PathBuf, ProbeError> {
     Err(ProbeError::TracefsNotMounted { path: paths.tracefs.clone() })
 }
 
-/// The directory of the `vtty` tracing system under a tracefs mount.
+/// Returns the directory of the `vtty` tracing system under a tracefs mount.
 pub fn trace_system_dir(tracefs: &Path) -> PathBuf {
     tracefs.join("events").join(TRACE_SYSTEM)
 }
@@ -101,6 +102,18 @@ pub fn has_bpffs(paths: &ProbePaths) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn non_root_is_rejected() {
+        if nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: checks the error a user other than root gets");
+            return;
+        }
+        let error = crate::probes::open(&ProbePaths::default(), crate::probes::Acquire::Reuse)
+            .expect_err("not root");
+        assert_eq!(error.exit_code(), crate::exit::ExitCode::Permission);
+        assert!(error.to_string().contains("needs root"), "{error}");
+    }
 
     #[test]
     fn pin_dir_is_under_vtty() {

@@ -370,3 +370,32 @@ fn unmounted_filesystems_name_the_mount_command() {
     assert!(matches!(error, ProbeError::BpffsNotMounted { .. }), "{error}");
     std::fs::remove_dir(&empty).expect("cleanup");
 }
+
+#[test]
+fn commands_fail_cleanly_without_driver() {
+    let _serial = KERNEL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !is_root() {
+        return;
+    }
+    let _tracefs = TracefsMount::ensure();
+    if Path::new(TRACEFS).join("events/vtty").exists() {
+        eprintln!("skipped: the vtty driver is loaded here");
+        return;
+    }
+    use crate::cli::probes::{ProbesArgs, ProbesCommand, StatsArgs};
+    use crate::exit::ExitCode;
+
+    let load = ProbesArgs { command: ProbesCommand::Load { pin: true } };
+    let error = super::cli::probes(&load).expect_err("no driver");
+    assert_eq!(error.code(), ExitCode::DriverMissing);
+    assert!(error.to_string().starts_with("vtty tracepoints not found"), "{error}");
+    assert!(!Path::new("/sys/fs/bpf/vtty/probes").exists(), "load without the driver created pins");
+
+    let stats = StatsArgs { json: false, watch: None, ctid: None };
+    let error = super::cli::stats(&stats).expect_err("neither driver nor probes");
+    assert_eq!(error.code(), ExitCode::DriverMissing);
+    assert!(error.to_string().contains("vtty is not loaded"), "{error}");
+
+    let watch = StatsArgs { json: true, watch: Some(0), ctid: None };
+    assert_eq!(super::cli::stats(&watch).expect_err("zero period").code(), ExitCode::Usage);
+}
