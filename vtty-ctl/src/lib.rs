@@ -7,6 +7,7 @@
 //! - [`objects`]: the embedded eBPF objects.
 //! - [`exit`]: exit codes and the error type that carries one.
 
+pub mod cli;
 pub mod driver;
 pub mod exit;
 pub mod objects;

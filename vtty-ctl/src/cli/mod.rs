@@ -1,0 +1,3 @@
+//! Command-line definitions of `vtty-ctl`.
+
+pub mod probes;
