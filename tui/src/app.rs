@@ -10,7 +10,7 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::widgets::TableState;
 use vtty_common::abi::VTTY_TERMINALS;
-use vtty_common::probe::{Event, EventKind};
+use vtty_ctl::probes::{EventDetail, Origin, ProbeEvent};
 use vtty_ctl::snapshot::{ContainerStats, Sources};
 
 use crate::event::{AppEvent, Command, LogLine, PolicyOutcome, PolicyVerb, Refresh};
@@ -83,7 +83,7 @@ pub struct Message {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LogEntry {
     /// A lifecycle event from the probes.
-    Probe(Event),
+    Probe(ProbeEvent),
     /// A warning or error of the dashboard or a library.
     Log(LogLine),
 }
@@ -109,6 +109,8 @@ pub struct App {
     pub sources: Sources,
     /// The host's device-cgroup hierarchies.
     pub cgroups: CgroupState,
+    /// How the probes came to be loaded; `None` when they are not.
+    pub probes: Option<Origin>,
     /// True once the first refresh arrived.
     pub refreshed: bool,
     /// Column the list is sorted by.
@@ -137,7 +139,7 @@ pub struct App {
     names: HashMap<u64, String>,
     selected_nsid: Option<u64>,
     log: VecDeque<LogEntry>,
-    held: VecDeque<Event>,
+    held: VecDeque<ProbeEvent>,
     held_discarded: u64,
     policy_running: bool,
     refresh_running: bool,
@@ -152,6 +154,7 @@ impl App {
             clock,
             sources: Sources::default(),
             cgroups: CgroupState::default(),
+            probes: None,
             refreshed: false,
             sort: SortColumn::Name,
             descending: false,
@@ -287,7 +290,11 @@ impl App {
             // The screen stays as it was when the pause began.
             return;
         }
-        let Refresh { snapshot, cgroups } = refresh;
+        let Refresh {
+            snapshot,
+            cgroups,
+            probes,
+        } = refresh;
         let mut rates = self.rates.update(&snapshot);
         for container in &snapshot.containers {
             if !container.name.is_empty() {
@@ -304,6 +311,7 @@ impl App {
             .collect();
         self.sources = snapshot.sources;
         self.cgroups = cgroups;
+        self.probes = probes;
         self.refreshed = true;
         self.sort_rows();
     }
@@ -314,11 +322,17 @@ impl App {
         self.sync_selection();
     }
 
-    fn record_probe_event(&mut self, event: Event) {
+    fn record_probe_event(&mut self, event: ProbeEvent) {
         // Per-write events only appear while `vtty-ctl trace` has them switched on;
         // they would flood the pane, whose purpose is the lifecycle.
-        if EventKind::from_raw(event.kind) == Some(EventKind::Write) {
+        if let EventDetail::Write { .. } = event.detail {
             return;
+        }
+        // The name is known from the register event on, before the next refresh.
+        if let EventDetail::Register { name, .. } = &event.detail
+            && !name.is_empty()
+        {
+            self.names.insert(event.nsid, name.clone());
         }
         if self.paused {
             if self.held.len() == HELD_EVENTS_LEN {
@@ -499,7 +513,7 @@ impl App {
         if self.paused {
             return Vec::new();
         }
-        let held: Vec<Event> = self.held.drain(..).collect();
+        let held: Vec<ProbeEvent> = self.held.drain(..).collect();
         for event in held {
             self.push_log(LogEntry::Probe(event));
         }

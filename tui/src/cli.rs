@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use vtty_ctl::probes::Acquire;
 
 /// Minimum refresh interval of `--interval`.
 pub const INTERVAL_MIN: Duration = Duration::from_millis(100);
@@ -13,8 +14,9 @@ pub const INTERVAL_MAX: Duration = Duration::from_secs(3600);
 /// attachers, bytes written and dropped, and lifecycle events as they happen.
 ///
 /// Run it as root on a host with the vtty driver loaded. Without the driver it
-/// still starts and reports what is missing in its status line. Keys are listed by
-/// `?` inside the dashboard; `q` quits.
+/// still starts and reports what is missing in its status line. It reuses the
+/// probes pinned under /sys/fs/bpf/vtty or loads them (see --probes). Keys are
+/// listed by `?` inside the dashboard; `q` quits.
 #[derive(Debug, Parser)]
 #[command(name = "vtty-top", version, about, long_about)]
 pub struct Args {
@@ -22,6 +24,34 @@ pub struct Args {
     /// the unit ms or s (500ms, 2s, 1.5s); from 100ms to 1 hour.
     #[arg(short, long, value_name = "TIME", default_value = "1s", value_parser = parse_interval)]
     pub interval: Duration,
+
+    /// Action when no probes are pinned under /sys/fs/bpf/vtty: load private
+    /// ones that go away with the dashboard (load), load and pin them so that they
+    /// stay (pin), or run without counters and events from the probes (reuse).
+    #[arg(long, value_name = "MODE", default_value = "load")]
+    pub probes: ProbeMode,
+}
+
+/// Source of the dashboard's probes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProbeMode {
+    /// Only reuse pinned probes.
+    Reuse,
+    /// Reuse pinned probes, or load private ones for as long as the dashboard runs.
+    Load,
+    /// Reuse pinned probes, or load and pin them so that they outlive the dashboard.
+    Pin,
+}
+
+impl ProbeMode {
+    /// Returns the loader's policy for this mode.
+    pub fn acquire(self) -> Acquire {
+        match self {
+            Self::Reuse => Acquire::Reuse,
+            Self::Load => Acquire::ReuseOrLoadPrivate,
+            Self::Pin => Acquire::ReuseOrLoadPinned,
+        }
+    }
 }
 
 /// Parses an `--interval` value.
@@ -89,9 +119,19 @@ mod tests {
     }
 
     #[test]
+    fn probe_modes_parse() {
+        let args = Args::try_parse_from(["vtty-top", "--probes", "pin"]).expect("pin");
+        assert_eq!(args.probes.acquire(), Acquire::ReuseOrLoadPinned);
+        let args = Args::try_parse_from(["vtty-top", "--probes", "reuse"]).expect("reuse");
+        assert_eq!(args.probes.acquire(), Acquire::Reuse);
+        assert!(Args::try_parse_from(["vtty-top", "--probes", "always"]).is_err());
+    }
+
+    #[test]
     fn default_interval_one_second() {
         let args = Args::try_parse_from(["vtty-top"]).expect("no arguments");
         assert_eq!(args.interval, Duration::from_secs(1));
+        assert_eq!(args.probes, ProbeMode::Load);
         let error = Args::try_parse_from(["vtty-top", "--interval", "x"]).expect_err("invalid");
         assert!(
             error.to_string().contains("invalid interval \"x\""),

@@ -2,7 +2,7 @@
 //! machine hands back to the runner.
 
 use crossterm::event::KeyEvent;
-use vtty_common::probe::Event;
+use vtty_ctl::probes::{Origin, ProbeEvent};
 use vtty_ctl::snapshot::Snapshot;
 
 use crate::source::{CgroupState, PolicyTarget};
@@ -18,8 +18,8 @@ pub enum AppEvent {
     Tick,
     /// A refresh finished.
     Data(Box<Refresh>),
-    /// A lifecycle event from the probes' ring buffer.
-    Probe(Event),
+    /// An event from the probes' ring buffer.
+    Probe(ProbeEvent),
     /// An allow or deny finished.
     PolicyDone(PolicyOutcome),
     /// A warning or error logged by the dashboard or the libraries it uses.
@@ -35,6 +35,8 @@ pub struct Refresh {
     pub snapshot: Snapshot,
     /// Device-cgroup hierarchies of the host.
     pub cgroups: CgroupState,
+    /// How the probes came to be loaded; `None` when they are not.
+    pub probes: Option<Origin>,
 }
 
 /// Kind of policy change.

@@ -1,17 +1,7 @@
 //! Text forms of numbers, times and events as the dashboard shows them.
 
-use vtty_common::abi::VTTY_INDEX_ALL;
-use vtty_common::probe::EventKind;
-
-/// Values of the `reason` field of `vtty_unregister`, as the driver's tracepoint
-/// header `vtty_trace.h` defines them.
-const UNREGISTER_IOCTL: u32 = 0;
-const UNREGISTER_EXITED: u32 = 1;
-
-/// Values of the `reason` field of `vtty_detach`, as `vtty_trace.h` defines them.
-const DETACH_CLOSED: u32 = 0;
-const DETACH_TAKEOVER: u32 = 1;
-const DETACH_ENDED: u32 = 2;
+use vtty_common::abi::{VTTY_ATTACH_TAKEOVER, VTTY_INDEX_ALL};
+use vtty_ctl::probes::{EventDetail, detach_reason, unregister_reason};
 
 /// Formats a byte count: exact below 10 000, then with a binary unit suffix
 /// (`K` is 1024 bytes, `M` 1024 K, and so on) and one decimal.
@@ -59,30 +49,22 @@ pub fn terminal(index: u32) -> String {
     }
 }
 
-/// Describes the `value` field of a lifecycle event.
-pub fn event_value(kind: Option<EventKind>, value: u32) -> String {
-    match kind {
-        Some(EventKind::Register) => format!("init pid {value}"),
-        Some(EventKind::Open | EventKind::Close) => format!("count {value}"),
-        Some(EventKind::Attach) => {
-            if value & vtty_common::abi::VTTY_ATTACH_TAKEOVER != 0 {
-                "takeover".to_owned()
-            } else {
-                String::new()
-            }
+/// Describes what an event carries beyond its container and terminal.
+pub fn event_detail(detail: &EventDetail) -> String {
+    match detail {
+        EventDetail::Register { init_pid, .. } => format!("init pid {init_pid}"),
+        EventDetail::Open { count } | EventDetail::Close { count } => format!("count {count}"),
+        EventDetail::Attach { flags } if flags & VTTY_ATTACH_TAKEOVER != 0 => "takeover".to_owned(),
+        EventDetail::Detach { reason } => detach_reason(*reason).to_owned(),
+        EventDetail::Unregister { reason } => unregister_reason(*reason).to_owned(),
+        EventDetail::Write {
+            offered,
+            delivered,
+            dropped,
+        } => {
+            format!("offered {offered} delivered {delivered} dropped {dropped}")
         }
-        Some(EventKind::Detach) => match value {
-            DETACH_CLOSED => "closed".to_owned(),
-            DETACH_TAKEOVER => "taken over".to_owned(),
-            DETACH_ENDED => "terminal ended".to_owned(),
-            other => format!("reason {other}"),
-        },
-        Some(EventKind::Unregister) => match value {
-            UNREGISTER_IOCTL => "by ioctl".to_owned(),
-            UNREGISTER_EXITED => "init exited".to_owned(),
-            other => format!("reason {other}"),
-        },
-        Some(EventKind::Install | EventKind::Write) | None => String::new(),
+        EventDetail::Attach { .. } | EventDetail::Install => String::new(),
     }
 }
 
@@ -204,16 +186,22 @@ mod tests {
     }
 
     #[test]
-    fn event_values_named() {
-        assert_eq!(event_value(Some(EventKind::Open), 2), "count 2");
+    fn event_details_named() {
+        assert_eq!(event_detail(&EventDetail::Open { count: 2 }), "count 2");
         assert_eq!(
-            event_value(Some(EventKind::Detach), DETACH_TAKEOVER),
+            event_detail(&EventDetail::Detach { reason: 1 }),
             "taken over"
         );
         assert_eq!(
-            event_value(Some(EventKind::Unregister), UNREGISTER_EXITED),
+            event_detail(&EventDetail::Unregister { reason: 1 }),
             "init exited"
         );
-        assert_eq!(event_value(Some(EventKind::Detach), 9), "reason 9");
+        assert_eq!(
+            event_detail(&EventDetail::Attach {
+                flags: VTTY_ATTACH_TAKEOVER
+            }),
+            "takeover"
+        );
+        assert_eq!(event_detail(&EventDetail::Attach { flags: 0 }), "");
     }
 }

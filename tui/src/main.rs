@@ -47,10 +47,11 @@ fn run(args: Args) -> anyhow::Result<()> {
 async fn run_dashboard(args: Args) -> anyhow::Result<()> {
     let (outbox, inbox) = mpsc::channel(EVENT_QUEUE_LEN);
     PaneLogger::install(outbox.clone()).context("installing the logger failed")?;
-    let source = Arc::new(LiveSource::new());
-
     runner::spawn_signals(outbox.clone()).context("installing signal handlers failed")?;
     let mut screen = Screen::enter().context("setting up the terminal failed")?;
+    // Opened after the logger is installed, so that loader warnings reach the
+    // event pane instead of the screen.
+    let source = Arc::new(LiveSource::open(args.probes.acquire(), outbox.clone()));
     runner::spawn_input(outbox.clone());
     runner::spawn_ticker(args.interval, outbox.clone());
 

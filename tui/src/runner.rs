@@ -15,7 +15,7 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
-use vtty_common::probe::Event;
+use vtty_ctl::probes::EventStream as ProbeEventStream;
 use vtty_ctl::snapshot::Snapshot;
 
 use crate::app::App;
@@ -85,10 +85,7 @@ where
 
 fn spawn_refresh<S: DataSource>(source: Arc<S>, outbox: mpsc::Sender<AppEvent>) {
     tokio::spawn(async move {
-        let work = tokio::task::spawn_blocking(move || Refresh {
-            snapshot: source.snapshot(),
-            cgroups: source.cgroups(),
-        });
+        let work = tokio::task::spawn_blocking(move || source.refresh());
         let refresh = work.await.unwrap_or_else(|error| Refresh {
             snapshot: Snapshot {
                 sources: failed_sources(format!("refresh failed: {error}")),
@@ -184,12 +181,21 @@ pub fn spawn_signals(outbox: mpsc::Sender<AppEvent>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Forwards lifecycle events from the probes' ring buffer.
-pub fn spawn_probe_events(mut events: mpsc::Receiver<Event>, outbox: mpsc::Sender<AppEvent>) {
+/// Forwards events from the probes' ring buffer until it fails or the dashboard
+/// exits. A failure is logged, so it shows in the event pane.
+pub fn spawn_probe_events(mut events: ProbeEventStream, outbox: mpsc::Sender<AppEvent>) {
     tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
-            if outbox.send(AppEvent::Probe(event)).await.is_err() {
-                return;
+        loop {
+            match events.next().await {
+                Ok(event) => {
+                    if outbox.send(AppEvent::Probe(event)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    log::error!("reading the probes' events failed, so no more are shown: {error}");
+                    return;
+                }
             }
         }
     });

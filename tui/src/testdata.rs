@@ -6,7 +6,7 @@ use std::time::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use vtty_common::probe::{Event, EventKind};
+use vtty_ctl::probes::{EventDetail, Origin, ProbeEvent};
 use vtty_ctl::snapshot::{ContainerStats, Snapshot, Sources, TerminalStats};
 
 use crate::app::App;
@@ -45,6 +45,7 @@ pub fn container(name: &str, nsid: u64, busy: &[TerminalSpec]) -> ContainerStats
                 bytes_delivered: t.written - t.dropped,
                 bytes_dropped: t.dropped,
                 attached: t.attached,
+                ..TerminalStats::default()
             },
             None => TerminalStats {
                 index,
@@ -56,6 +57,7 @@ pub fn container(name: &str, nsid: u64, busy: &[TerminalSpec]) -> ContainerStats
         nsid,
         name: name.to_owned(),
         registered: true,
+        counted_from_register: true,
         terminals,
     }
 }
@@ -116,31 +118,25 @@ pub fn refresh_with(second: u64, containers: Vec<ContainerStats>, sources: Sourc
     AppEvent::Data(Box::new(Refresh {
         snapshot,
         cgroups: hybrid_cgroups(),
+        probes: Some(Origin::Reused),
     }))
 }
 
-/// Builds a lifecycle event at `millisecond`.
+/// Builds an event of terminal `index` (`None` for the container) at
+/// `millisecond`, fired by `getty[321]`.
 pub fn probe_event(
     millisecond: u64,
-    kind: EventKind,
     nsid: u64,
-    index: u32,
-    value: u32,
+    index: Option<u32>,
+    detail: EventDetail,
 ) -> AppEvent {
-    let mut comm = [0u8; 16];
-    comm[..5].copy_from_slice(b"getty");
-    AppEvent::Probe(Event {
+    AppEvent::Probe(ProbeEvent {
         timestamp_ns: millisecond * 1_000_000,
         nsid,
-        kind: kind as u32,
         index,
         tgid: 321,
-        value,
-        offered: 0,
-        delivered: 0,
-        dropped: 0,
-        pad: 0,
-        comm,
+        comm: "getty".to_owned(),
+        detail,
     })
 }
 

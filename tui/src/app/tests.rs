@@ -1,7 +1,7 @@
 //! Key handling and state updates, with data fed in.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use vtty_common::probe::EventKind;
+use vtty_ctl::probes::EventDetail;
 
 use super::*;
 use crate::testdata::*;
@@ -77,7 +77,7 @@ fn pause_freezes_rows_and_events() {
         "rows unchanged while paused"
     );
 
-    app.handle(probe_event(10, EventKind::Open, 10, 0, 1));
+    app.handle(probe_event(10, 10, Some(0), EventDetail::Open { count: 1 }));
     assert!(app.log_entries().is_empty());
     assert_eq!(app.held_events(), (1, 0));
 
@@ -92,7 +92,7 @@ fn held_events_bounded() {
     let mut app = loaded_app();
     app.handle(key(' '));
     for i in 0..(HELD_EVENTS_LEN as u64 + 3) {
-        app.handle(probe_event(i, EventKind::Open, 10, 0, 1));
+        app.handle(probe_event(i, 10, Some(0), EventDetail::Open { count: 1 }));
     }
     assert_eq!(app.held_events(), (HELD_EVENTS_LEN, 3));
     app.handle(key(' '));
@@ -103,7 +103,16 @@ fn held_events_bounded() {
 #[test]
 fn write_events_not_listed() {
     let mut app = loaded_app();
-    app.handle(probe_event(1, EventKind::Write, 10, 0, 0));
+    app.handle(probe_event(
+        1,
+        10,
+        Some(0),
+        EventDetail::Write {
+            offered: 10,
+            delivered: 0,
+            dropped: 10,
+        },
+    ));
     assert!(app.log_entries().is_empty());
 }
 
@@ -111,7 +120,7 @@ fn write_events_not_listed() {
 fn event_log_bounded() {
     let mut app = loaded_app();
     for i in 0..(EVENT_LOG_LEN as u64 + 5) {
-        app.handle(probe_event(i, EventKind::Close, 10, 0, 0));
+        app.handle(probe_event(i, 10, Some(0), EventDetail::Close { count: 0 }));
     }
     let entries = app.log_entries();
     assert_eq!(entries.len(), EVENT_LOG_LEN);
@@ -325,8 +334,8 @@ fn detail_of_vanished_container() {
 #[test]
 fn detail_lists_only_its_events() {
     let mut app = loaded_app();
-    app.handle(probe_event(1, EventKind::Open, 10, 0, 1));
-    app.handle(probe_event(2, EventKind::Open, 20, 0, 1));
+    app.handle(probe_event(1, 10, Some(0), EventDetail::Open { count: 1 }));
+    app.handle(probe_event(2, 20, Some(0), EventDetail::Open { count: 1 }));
     app.handle(AppEvent::Log(LogLine {
         level: crate::event::LogLevel::Warn,
         timestamp_ns: 3,
@@ -509,4 +518,16 @@ fn resize_changes_no_state() {
     let mut app = loaded_app();
     assert_eq!(app.handle(AppEvent::Resize(100, 40)), vec![]);
     assert_eq!(names(&app).len(), 3);
+}
+
+#[test]
+fn register_event_names_container() {
+    let mut app = loaded_app();
+    let detail = EventDetail::Register {
+        init_pid: 500,
+        name: "new".to_owned(),
+    };
+    app.handle(probe_event(1, 77, None, detail));
+    assert_eq!(app.name_of(77), Some("new"));
+    assert_eq!(app.log_entries().len(), 1);
 }

@@ -6,8 +6,8 @@ use ratatui::backend::TestBackend;
 use vtty_ctl::snapshot::ContainerStats;
 
 use super::*;
-use crate::source::CgroupState;
 use crate::testdata::{self, SECOND_NS};
+use vtty_ctl::probes::Origin;
 
 /// A data source whose snapshots count up one second each and whose policy
 /// calls are recorded. Every call is also announced on `calls`.
@@ -32,19 +32,20 @@ impl FixedSource {
 }
 
 impl DataSource for FixedSource {
-    fn snapshot(&self) -> Snapshot {
+    fn refresh(&self) -> Refresh {
         let mut count = self.snapshots.lock().expect("lock");
         *count += 1;
         let _ = self.calls.send(());
-        Snapshot {
+        let snapshot = Snapshot {
             taken_at_ns: *count * SECOND_NS,
             containers: self.containers.clone(),
             sources: testdata::all_sources(),
+        };
+        Refresh {
+            snapshot,
+            cgroups: testdata::hybrid_cgroups(),
+            probes: Some(Origin::Reused),
         }
-    }
-
-    fn cgroups(&self) -> CgroupState {
-        testdata::hybrid_cgroups()
     }
 
     fn allow(&self, target: &PolicyTarget) -> Result<String, String> {

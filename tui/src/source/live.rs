@@ -1,92 +1,102 @@
-//! The real data source: the driver's registry through `/dev/vtty`, and the policy
-//! library of `vtty-ctl`.
+//! The real data source: the driver's registry, the probes' counters and events,
+//! and the policy library of `vtty-ctl`.
 
-use std::io;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use vtty_ctl::driver::{self, ContainerInfo, Control};
-use vtty_ctl::snapshot::{ContainerStats, Snapshot, Sources, TerminalStats};
+use tokio::sync::mpsc;
+use vtty_ctl::driver::{self, Control};
+use vtty_ctl::probes::{self, Acquire, ProbeError, ProbePaths, Probes};
+use vtty_ctl::snapshot::{Snapshot, Sources};
 
 use super::{CgroupState, DataSource, PolicyTarget};
-use crate::format;
+use crate::event::{AppEvent, Refresh};
+use crate::runner;
+
+/// Time between attempts to open the probes while they are missing, so that a
+/// driver loaded after the dashboard started gets its probes without a restart.
+const PROBE_RETRY: Duration = Duration::from_secs(5);
 
 /// Reads the host as it is.
-#[derive(Debug, Default)]
 pub struct LiveSource {
-    /// The open control device, reopened after an error (the driver may have been
-    /// reloaded).
-    control: Mutex<Option<Control>>,
+    acquire: Acquire,
+    paths: ProbePaths,
+    probes: Mutex<ProbeState>,
+    /// Destination of the probes' events once their stream is open.
+    outbox: mpsc::Sender<AppEvent>,
+}
+
+/// The probes handle, or why there is none.
+struct ProbeState {
+    handle: Result<Probes, ProbeError>,
+    attempted_at: Instant,
+    /// Reason the event stream could not be opened while the counters work.
+    events_problem: Option<String>,
 }
 
 impl LiveSource {
-    /// Creates a source that opens `/dev/vtty` on the first snapshot.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn list_containers(&self) -> Result<Vec<ContainerInfo>, String> {
-        let mut control = self
-            .control
-            .lock()
-            .map_err(|_| "control device lock poisoned".to_owned())?;
-        if control.is_none() {
-            *control = Some(Control::open().map_err(|error| open_error(&error))?);
+    /// Opens the probes as `acquire` allows and streams their events to `outbox`.
+    /// Must run inside the tokio runtime, which the event stream needs.
+    pub fn open(acquire: Acquire, outbox: mpsc::Sender<AppEvent>) -> Self {
+        let paths = ProbePaths::default();
+        let state = open_probes(&paths, acquire, &outbox);
+        Self {
+            acquire,
+            paths,
+            probes: Mutex::new(state),
+            outbox,
         }
-        let listed = match control.as_ref() {
-            Some(control) => control.list(),
-            None => return Err("control device not open".to_owned()),
-        };
-        listed.map_err(|error| {
-            *control = None;
-            format!(
-                "VTTY_IOC_LIST on {} failed: {error}",
-                driver::CONTROL_DEVICE
-            )
-        })
+    }
+}
+
+/// Opens the probes and, when that works, their event stream.
+fn open_probes(
+    paths: &ProbePaths,
+    acquire: Acquire,
+    outbox: &mpsc::Sender<AppEvent>,
+) -> ProbeState {
+    let mut handle = probes::open(paths, acquire);
+    let mut events_problem = None;
+    if let Ok(probes) = handle.as_mut() {
+        match probes.events() {
+            Ok(stream) => runner::spawn_probe_events(stream, outbox.clone()),
+            Err(error) => events_problem = Some(format!("probe events: {error}")),
+        }
+    }
+    ProbeState {
+        handle,
+        attempted_at: Instant::now(),
+        events_problem,
     }
 }
 
 impl DataSource for LiveSource {
-    fn snapshot(&self) -> Snapshot {
-        let mut snapshot = Snapshot {
-            taken_at_ns: format::monotonic_now_ns(),
-            ..Snapshot::default()
+    fn refresh(&self) -> Refresh {
+        let Ok(mut state) = self.probes.lock() else {
+            let sources =
+                failed_sources("the probes' lock is poisoned by an earlier panic".to_owned());
+            return Refresh {
+                snapshot: Snapshot {
+                    sources,
+                    ..Snapshot::default()
+                },
+                ..Refresh::default()
+            };
         };
-        let sources = &mut snapshot.sources;
-        match driver::tty_driver_info() {
-            Ok(Some(_)) => sources.driver_loaded = true,
-            Ok(None) => sources.problems.push(
-                "vtty driver not loaded: /proc/tty/drivers has no vtty line; load the module \
-                 (modprobe vtty, or insmod vtty.ko)"
-                    .to_owned(),
-            ),
-            Err(error) => sources
-                .problems
-                .push(format!("cannot read /proc/tty/drivers: {error}")),
+        if state.handle.is_err() && state.attempted_at.elapsed() >= PROBE_RETRY {
+            *state = open_probes(&self.paths, self.acquire, &self.outbox);
         }
-        if sources.driver_loaded {
-            match self.list_containers() {
-                Ok(list) => snapshot.containers = list.into_iter().map(container_stats).collect(),
-                Err(problem) => sources.problems.push(problem),
-            }
-        }
-        // TODO: take counters and lifecycle events from the probes (pinned under
-        // /sys/fs/bpf/vtty or loaded here) once vtty-ctl's loader library exists.
-        // Until then opens, closes and writes are not counted and the event pane
-        // stays empty; the driver's own byte counters are shown.
-        snapshot.sources.problems.push(
-            "probes not used: this build reads the driver's counters only, so opens, closes, \
-             writes and events are not shown"
-                .to_owned(),
-        );
-        snapshot
-            .containers
-            .sort_by(|a, b| a.name.cmp(&b.name).then(a.nsid.cmp(&b.nsid)));
-        snapshot
-    }
 
-    fn cgroups(&self) -> CgroupState {
-        CgroupState::read()
+        let mut snapshot = probes::snapshot(state.handle.as_ref());
+        if let Some(problem) = &state.events_problem {
+            snapshot.sources.problems.push(problem.clone());
+        }
+        fill_driver_totals(&mut snapshot);
+        Refresh {
+            snapshot,
+            cgroups: CgroupState::read(),
+            probes: state.handle.as_ref().ok().map(Probes::origin),
+        }
     }
 
     fn allow(&self, target: &PolicyTarget) -> Result<String, String> {
@@ -98,6 +108,41 @@ impl DataSource for LiveSource {
     }
 }
 
+/// Takes byte totals from the driver for containers whose registration the probes
+/// did not see from its start (or without probes at all): the probes then count
+/// only part of it, while the driver counts everything.
+fn fill_driver_totals(snapshot: &mut Snapshot) {
+    if !snapshot.sources.driver_loaded
+        || snapshot.containers.iter().all(|c| c.counted_from_register)
+    {
+        return;
+    }
+    let listed = match Control::open().and_then(|control| control.list()) {
+        Ok(listed) => listed,
+        Err(error) => {
+            snapshot.sources.problems.push(format!(
+                "driver: reading byte totals from {} failed: {error}",
+                driver::CONTROL_DEVICE
+            ));
+            return;
+        }
+    };
+    for container in snapshot
+        .containers
+        .iter_mut()
+        .filter(|c| !c.counted_from_register)
+    {
+        let Some(info) = listed.iter().find(|info| info.nsid == container.nsid) else {
+            continue;
+        };
+        for (terminal, totals) in container.terminals.iter_mut().zip(&info.terminals) {
+            terminal.bytes_written = totals.written;
+            terminal.bytes_delivered = totals.delivered;
+            terminal.bytes_dropped = totals.dropped;
+        }
+    }
+}
+
 // TODO: call vtty_ctl::policy once it exists; until then allow and deny change
 // nothing and their error names the vtty-ctl command to run instead.
 fn policy_missing(verb: &str, target: &PolicyTarget) -> String {
@@ -106,44 +151,6 @@ fn policy_missing(verb: &str, target: &PolicyTarget) -> String {
          Run: vtty-ctl {verb} {}",
         target.name
     )
-}
-
-fn open_error(error: &io::Error) -> String {
-    let path = driver::CONTROL_DEVICE;
-    match error.kind() {
-        io::ErrorKind::NotFound => format!(
-            "{path} not found although the driver is loaded; mount devtmpfs on /dev or create the node"
-        ),
-        io::ErrorKind::PermissionDenied => {
-            format!("cannot open {path}: permission denied; run vtty-top as root")
-        }
-        _ => format!("cannot open {path}: {error}"),
-    }
-}
-
-/// Converts the driver's view of a container. Opens, closes and writes are
-/// counted by the probes only and stay 0 here.
-fn container_stats(info: ContainerInfo) -> ContainerStats {
-    let terminals = info
-        .terminals
-        .iter()
-        .zip(0u32..)
-        .map(|(terminal, index)| TerminalStats {
-            index,
-            open_count: terminal.open_count,
-            bytes_written: terminal.written,
-            bytes_delivered: terminal.delivered,
-            bytes_dropped: terminal.dropped,
-            attached: terminal.attached,
-            ..TerminalStats::default()
-        })
-        .collect();
-    ContainerStats {
-        nsid: info.nsid,
-        name: info.name,
-        registered: info.registered,
-        terminals,
-    }
 }
 
 /// Sources of a snapshot that could not be taken at all.

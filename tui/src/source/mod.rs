@@ -6,9 +6,9 @@
 pub mod cgroup;
 pub mod live;
 
-use vtty_ctl::snapshot::Snapshot;
-
 pub use cgroup::CgroupState;
+
+use crate::event::Refresh;
 
 /// A container named for a policy change.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,12 +35,10 @@ impl PolicyTarget {
 /// Every method may block for a while (ioctls, map reads, a policy check that runs a
 /// helper process), so the runner calls them off the draw loop.
 pub trait DataSource: Send + Sync + 'static {
-    /// Takes a snapshot of every container; a missing source is reported in
-    /// `sources.problems`, never as a failure.
-    fn snapshot(&self) -> Snapshot;
-
-    /// Finds the device-cgroup hierarchies of the host.
-    fn cgroups(&self) -> CgroupState;
+    /// Takes a snapshot of every container and reads the state of the driver, the
+    /// probes and the cgroup hierarchies. A missing source is reported in
+    /// `snapshot.sources.problems`, never as a failure.
+    fn refresh(&self) -> Refresh;
 
     /// Lets the container open its consoles; returns a summary of what changed.
     fn allow(&self, target: &PolicyTarget) -> Result<String, String>;

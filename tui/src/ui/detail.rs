@@ -53,7 +53,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &mut App, nsid: u64) {
         return;
     };
 
-    let block = Block::bordered().title(title(&row));
+    let mut block = Block::bordered().title(title(&row));
+    if app.sources.probes_loaded && !row.stats.counted_from_register {
+        block =
+            block.title_bottom(" opens, closes and writes counted since the probes were loaded ");
+    }
     let inner = block.inner(area);
     frame.render_widget(block, area);
     // The sparkline gives up its second row before the table loses a terminal.
@@ -186,10 +190,10 @@ fn terminal_cells(row: &ContainerRow, index: u32, probes: bool) -> [String; 11] 
     [
         format::terminal(index),
         terminal.open_count.to_string(),
-        if terminal.attached {
-            "yes".to_owned()
-        } else {
-            "-".to_owned()
+        match (terminal.attached, terminal.stalled) {
+            (true, true) => "stall".to_owned(),
+            (true, false) => "yes".to_owned(),
+            (false, _) => "-".to_owned(),
         },
         probe_count(terminal.opens),
         probe_count(terminal.closes),

@@ -6,7 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
-use vtty_common::probe::{Event, EventKind};
+use vtty_common::probe::EventKind;
+use vtty_ctl::probes::ProbeEvent;
 
 use crate::app::{App, LogEntry, View};
 use crate::event::{LogLevel, LogLine};
@@ -60,39 +61,37 @@ fn empty_text(app: &App) -> String {
     }
 }
 
-fn probe_line(app: &App, event: &Event) -> Line<'static> {
-    let kind = EventKind::from_raw(event.kind);
-    let kind_name = kind.map(EventKind::name).unwrap_or("unknown");
+fn probe_line(app: &App, event: &ProbeEvent) -> Line<'static> {
+    let kind = event.kind();
     let color = match kind {
-        Some(EventKind::Register | EventKind::Attach | EventKind::Open | EventKind::Install) => {
+        EventKind::Register | EventKind::Attach | EventKind::Open | EventKind::Install => {
             Color::Green
         }
-        Some(EventKind::Unregister | EventKind::Detach | EventKind::Close) => Color::Yellow,
-        Some(EventKind::Write) | None => Color::Gray,
+        EventKind::Unregister | EventKind::Detach | EventKind::Close => Color::Yellow,
+        EventKind::Write => Color::Gray,
     };
     let container = match app.name_of(event.nsid) {
         Some(name) => name.to_owned(),
         None => format!("nsid {}", event.nsid),
     };
-    let comm = vtty_ctl::driver::decode_name(&event.comm);
-    let mut details = format::event_value(kind, event.value);
-    if !comm.is_empty() {
+    let mut details = format::event_detail(&event.detail);
+    if !event.comm.is_empty() {
         if !details.is_empty() {
             details.push_str("  ");
         }
-        details.push_str(&format!("{comm}[{}]", event.tgid));
+        details.push_str(&format!("{}[{}]", event.comm, event.tgid));
     }
+    let terminal = event
+        .index
+        .map_or_else(|| "all".to_owned(), format::terminal);
     Line::from(vec![
         Span::styled(
             app.clock.time_of_day(event.timestamp_ns),
             Style::new().fg(Color::DarkGray),
         ),
         Span::raw(" "),
-        Span::styled(format!("{kind_name:<10}"), Style::new().fg(color)),
-        Span::raw(format!(
-            " {container:<12} {:<7} {details}",
-            format::terminal(event.index)
-        )),
+        Span::styled(format!("{:<10}", kind.name()), Style::new().fg(color)),
+        Span::raw(format!(" {container:<12} {terminal:<7} {details}")),
     ])
 }
 

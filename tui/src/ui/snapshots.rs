@@ -6,7 +6,7 @@ use crossterm::event::KeyCode;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};
-use vtty_common::probe::EventKind;
+use vtty_ctl::probes::{EventDetail, Origin};
 use vtty_ctl::snapshot::Sources;
 
 use crate::app::App;
@@ -50,7 +50,12 @@ fn one_container_app() -> App {
             &[term(0, 1, 4000, 4000), attached(1, 2, 25000, 0)],
         )],
     );
-    app.handle(probe_event(1500, EventKind::Open, 4026532001, 1, 2));
+    app.handle(probe_event(
+        1500,
+        4026532001,
+        Some(1),
+        EventDetail::Open { count: 2 },
+    ));
     app
 }
 
@@ -84,7 +89,7 @@ fn empty_state() {
             "│                                                                              │",
             "│                                                                              │",
             "└──────────────────────────────────────────────────────────────────────────────┘",
-            "driver: loaded │ probes: loaded │ cgroup: v1 devices + v2",
+            "driver: loaded │ probes: pinned │ cgroup: v1 devices + v2",
         ],
     );
 }
@@ -136,7 +141,7 @@ fn one_container() {
             "│                                                                                                  │",
             "│                                                                                                  │",
             "└──────────────────────────────────────────────────────────────────────────────────────────────────┘",
-            "driver: loaded │ probes: loaded │ cgroup: v1 devices + v2",
+            "driver: loaded │ probes: pinned │ cgroup: v1 devices + v2",
         ],
     );
 }
@@ -182,7 +187,7 @@ fn many_containers_scroll() {
             "│                                                                              │",
             "│                                                                              │",
             "└──────────────────────────────────────────────────────────────────────────────┘",
-            "driver: loaded │ probes: loaded │ cgroup: v1 devices + v2",
+            "driver: loaded │ probes: pinned │ cgroup: v1 devices + v2",
         ],
     );
     app.handle(key('G'));
@@ -212,7 +217,7 @@ fn many_containers_scroll() {
             "│                                                                              │",
             "│                                                                              │",
             "└──────────────────────────────────────────────────────────────────────────────┘",
-            "driver: loaded │ probes: loaded │ cgroup: v1 devices + v2",
+            "driver: loaded │ probes: pinned │ cgroup: v1 devices + v2",
         ],
     );
 }
@@ -260,7 +265,7 @@ fn narrow_long_values() {
             "│                                                                              │",
             "│                                                                              │",
             "└──────────────────────────────────────────────────────────────────────────────┘",
-            "driver: loaded │ probes: loaded │ cgroup: v1 devices + v2",
+            "driver: loaded │ probes: pinned │ cgroup: v1 devices + v2",
         ],
     );
 }
@@ -295,7 +300,7 @@ fn detail_view() {
             "│00:00:01.500 open       101          tty2    count 2  getty[321]              │",
             "│                                                                              │",
             "└──────────────────────────────────────────────────────────────────────────────┘",
-            "driver: loaded │ probes: loaded │ cgroup: v1 devices + v2",
+            "driver: loaded │ probes: pinned │ cgroup: v1 devices + v2",
         ],
     );
 }
@@ -396,7 +401,7 @@ fn confirm_popup() {
             "│                                                                              │",
             "│                                                                              │",
             "└──────────────────────────────────────────────────────────────────────────────┘",
-            "driver: loaded │ probes: loaded │ cgroup: v1 devices + v2",
+            "driver: loaded │ probes: pinned │ cgroup: v1 devices + v2",
         ],
     );
 }
@@ -488,7 +493,7 @@ fn filter_editing_shown() {
             "│                       Press / and then Esc to clear it.                      │",
             "│                                                                              │",
             "└──────────────────────────────────────────────────────────────────────────────┘",
-            "driver: loaded │ probes: loaded │ cgroup: v1 devices + v2",
+            "driver: loaded │ probes: pinned │ cgroup: v1 devices + v2",
         ],
     );
 }
@@ -502,4 +507,60 @@ fn tiny_terminal_draws() {
     app.handle(key_code(KeyCode::Enter));
     app.handle(key('?'));
     assert_eq!(screen(&mut app, 10, 3).len(), 3);
+}
+
+#[test]
+fn detail_marks_stall_and_partial_counts() {
+    let mut app = app();
+    let mut stats = container("101", 42, &[attached(0, 1, 500, 100)]);
+    stats.terminals[0].stalled = true;
+    stats.counted_from_register = false;
+    app.handle(refresh(1, vec![stats]));
+    app.handle(key_code(KeyCode::Enter));
+    let screen = screen(&mut app, 80, 24);
+    assert!(
+        screen[6].starts_with("│> console    1 stall"),
+        "{screen:#?}"
+    );
+    assert!(
+        screen[18].contains("opens, closes and writes counted since the probes were loaded"),
+        "{screen:#?}"
+    );
+}
+
+#[test]
+fn status_names_probe_origin() {
+    let cases = [
+        (Some(Origin::Reused), "probes: pinned"),
+        (Some(Origin::LoadedPinned), "probes: loaded, pinned"),
+        (Some(Origin::LoadedPrivate), "probes: loaded"),
+    ];
+    for (origin, expected) in cases {
+        let mut app = app();
+        app.handle(refresh(1, Vec::new()));
+        app.probes = origin;
+        let screen = screen(&mut app, 80, 24);
+        assert!(
+            screen[23].contains(&format!("│ {expected} │")),
+            "{screen:#?}"
+        );
+    }
+}
+
+#[test]
+fn status_reports_missing_probes_and_losses() {
+    let mut app = app();
+    let sources = Sources {
+        driver_loaded: true,
+        ringbuf_full: 3,
+        read_failed: 1,
+        update_failed: 1,
+        ..Sources::default()
+    };
+    app.handle(refresh_with(1, Vec::new(), sources));
+    let screen = screen(&mut app, 100, 24);
+    assert_eq!(
+        screen[23],
+        "driver: loaded │ probes: not loaded │ cgroup: v1 devices + v2 │ events lost: 3 │ counts lost: 2"
+    );
 }

@@ -7,6 +7,8 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
+use vtty_ctl::probes::Origin;
+
 use crate::app::{App, MessageKind};
 
 /// Lines any one message may take before it is cut.
@@ -52,10 +54,11 @@ fn state_line(app: &App) -> Line<'static> {
         Span::styled("not loaded", bad)
     });
     spans.push(Span::raw(" │ probes: "));
-    spans.push(if app.sources.probes_loaded {
-        Span::styled("loaded", good)
-    } else {
-        Span::styled("not loaded", warn)
+    spans.push(match (app.sources.probes_loaded, app.probes) {
+        (true, Some(Origin::Reused)) => Span::styled("pinned", good),
+        (true, Some(Origin::LoadedPinned)) => Span::styled("loaded, pinned", good),
+        (true, Some(Origin::LoadedPrivate) | None) => Span::styled("loaded", good),
+        (false, _) => Span::styled("not loaded", warn),
     });
     spans.push(Span::raw(" │ cgroup: "));
     let cgroup_style = if app.cgroups.problem.is_some() {
@@ -70,6 +73,11 @@ fn state_line(app: &App) -> Line<'static> {
             format!("events lost: {}", app.sources.ringbuf_full),
             warn,
         ));
+    }
+    let counts_lost = app.sources.read_failed + app.sources.update_failed;
+    if counts_lost > 0 {
+        spans.push(Span::raw(" │ "));
+        spans.push(Span::styled(format!("counts lost: {counts_lost}"), warn));
     }
     let (held, _) = app.held_events();
     if held > 0 {
