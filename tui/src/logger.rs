@@ -48,3 +48,54 @@ impl Log for PaneLogger {
 
     fn flush(&self) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record_at(logger: &PaneLogger, level: Level, text: &str) {
+        let args = format_args!("{text}");
+        let record = Record::builder()
+            .level(level)
+            .target("vtty_ctl::probes")
+            .args(args)
+            .build();
+        logger.log(&record);
+    }
+
+    #[test]
+    fn warnings_and_errors_forwarded() {
+        let (events, mut inbox) = mpsc::channel(4);
+        let logger = PaneLogger { events };
+        record_at(&logger, Level::Warn, "map read failed");
+        record_at(&logger, Level::Error, "stream ended");
+        let Ok(AppEvent::Log(warning)) = inbox.try_recv() else {
+            panic!("warning not forwarded");
+        };
+        assert_eq!(warning.level, LogLevel::Warn);
+        assert_eq!(warning.text, "vtty_ctl::probes: map read failed");
+        let Ok(AppEvent::Log(error)) = inbox.try_recv() else {
+            panic!("error not forwarded");
+        };
+        assert_eq!(error.level, LogLevel::Error);
+    }
+
+    #[test]
+    fn info_and_debug_dropped() {
+        let (events, mut inbox) = mpsc::channel(4);
+        let logger = PaneLogger { events };
+        record_at(&logger, Level::Info, "loaded");
+        record_at(&logger, Level::Debug, "details");
+        assert!(inbox.try_recv().is_err());
+    }
+
+    #[test]
+    fn full_channel_does_not_block() {
+        let (events, mut inbox) = mpsc::channel(1);
+        let logger = PaneLogger { events };
+        record_at(&logger, Level::Warn, "first");
+        record_at(&logger, Level::Warn, "second");
+        assert!(inbox.try_recv().is_ok());
+        assert!(inbox.try_recv().is_err(), "the second record was dropped");
+    }
+}
