@@ -109,7 +109,7 @@ pub struct App {
     pub sources: Sources,
     /// The host's device-cgroup hierarchies.
     pub cgroups: CgroupState,
-    /// How the probes came to be loaded; `None` when they are not.
+    /// Origin of the loaded probes; `None` when they are not loaded.
     pub probes: Option<Origin>,
     /// True once the first refresh arrived.
     pub refreshed: bool,

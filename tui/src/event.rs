@@ -35,7 +35,7 @@ pub struct Refresh {
     pub snapshot: Snapshot,
     /// Device-cgroup hierarchies of the host.
     pub cgroups: CgroupState,
-    /// How the probes came to be loaded; `None` when they are not.
+    /// Origin of the loaded probes; `None` when they are not loaded.
     pub probes: Option<Origin>,
 }
 

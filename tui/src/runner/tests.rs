@@ -68,8 +68,8 @@ impl DataSource for FixedSource {
 }
 
 /// Runs the loop with `events` queued. The test's own sender is dropped once the
-/// source has seen `calls` calls; the work in flight then keeps the channel open
-/// until its results are in, and the loop ends. The watchdog only turns a hang
+/// source has seen `calls` calls. The work in flight then keeps the channel open
+/// until its results are in, and then the loop ends. The watchdog only turns a hang
 /// into a failure.
 async fn run_to_end(
     source: Arc<FixedSource>,

@@ -50,7 +50,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &mut App) {
     }
     widths[0] = widths[0].min(NAME_WIDTH_MAX);
 
-    // The trend takes what the other columns leave, one column gap each; a long
+    // The trend takes what the other columns leave, with one column gap each. A long
     // name is cut further before the trend gets narrower than its title.
     let used = HIGHLIGHT.len() + widths.iter().sum::<usize>() + widths.len();
     let shortfall = (used + TREND_WIDTH_MIN).saturating_sub(inner.width as usize);

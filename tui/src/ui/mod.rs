@@ -25,7 +25,7 @@ use crate::app::{App, Mode, View};
 pub fn draw(frame: &mut Frame, app: &mut App) {
     let area = frame.area();
     let status_height = status::height(app, area.width).min(area.height.saturating_sub(2));
-    // The list can scroll, so it gives the event pane a fixed share; the detail view
+    // The list can scroll, so it gives the event pane a fixed share. The detail view
     // needs all 12 terminals on screen, so it takes what it needs first.
     let (body, events) = match app.view {
         View::List => (

@@ -47,12 +47,14 @@ fn state_line(app: &App) -> Line<'static> {
     if !app.refreshed {
         return Line::raw("driver: checking… │ probes: checking… │ cgroup: checking…");
     }
+
     let mut spans = vec![Span::raw("driver: ")];
     spans.push(if app.sources.driver_loaded {
         Span::styled("loaded", good)
     } else {
         Span::styled("not loaded", bad)
     });
+
     spans.push(Span::raw(" │ probes: "));
     spans.push(match (app.sources.probes_loaded, app.probes) {
         (true, Some(Origin::Reused)) => Span::styled("pinned", good),
@@ -60,6 +62,7 @@ fn state_line(app: &App) -> Line<'static> {
         (true, Some(Origin::LoadedPrivate) | None) => Span::styled("loaded", good),
         (false, _) => Span::styled("not loaded", warn),
     });
+
     spans.push(Span::raw(" │ cgroup: "));
     let cgroup_style = if app.cgroups.problem.is_some() {
         bad
@@ -74,6 +77,7 @@ fn state_line(app: &App) -> Line<'static> {
             warn,
         ));
     }
+
     let counts_lost = app.sources.read_failed + app.sources.update_failed;
     if counts_lost > 0 {
         spans.push(Span::raw(" │ "));
