@@ -51,8 +51,9 @@ pub fn vtty_gate(ctx: DeviceContext) -> i32 {
     // SAFETY: the kernel passes a valid `bpf_cgroup_dev_ctx` for the duration of
     // the program, and the verifier accepts reads of its three u32 fields.
     let dev: bpf_cgroup_dev_ctx = unsafe { core::ptr::read(ctx.device) };
-    let kind = dev.access_type >> 16;
-    let access = dev.access_type & 0xffff;
+    // The kernel packs `(BPF_DEVCG_ACC_* << 16) | BPF_DEVCG_DEV_*`.
+    let kind = dev.access_type & 0xffff;
+    let access = dev.access_type >> 16;
     if kind != BPF_DEVCG_DEV_CHAR {
         return 1;
     }

@@ -455,7 +455,7 @@ impl Journal {
                         context.records().remove(Version::V2, cgroup_id).map_err(Into::into)
                     }),
                 Undo::GateReattached { gate } => {
-                    std::fs::remove_file(gate::link_path(&gate)).map_err(Into::into)
+                    gate::detach_pinned_link(&gate::link_path(&gate)).map_err(Into::into)
                 }
                 Undo::GateRule { gate, device, prior } => gate::restore(&gate, &device, prior),
             };

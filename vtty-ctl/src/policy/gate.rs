@@ -245,8 +245,7 @@ pub fn reattach(gate: &Gate, cgroup: &Cgroup) -> anyhow::Result<()> {
     let _ = fs::remove_file(&staged);
     attach_and_pin(&program, cgroup, &staged)?;
     if let Err(error) = fs::rename(&staged, gate.dir.join(LINK_PIN)) {
-        // Removing the only pin drops the new link, which detaches the program again.
-        let _ = fs::remove_file(&staged);
+        let _ = detach_pinned_link(&staged);
         return Err(anyhow::Error::new(error).context("failed to replace the gate's pinned link"));
     }
     Ok(())
@@ -263,9 +262,15 @@ pub fn remove(pin_dir: &Path, cgroup_id: u64) -> anyhow::Result<()> {
         .with_context(|| format!("failed to remove the gate pinned in {}", dir.display()))
 }
 
-/// Removes the pinned objects of a gate directory, the link first so that the
-/// program detaches before its pin goes.
+/// Removes the pinned objects of a gate directory, detaching the link first.
+///
+/// The kernel frees an unpinned link from a work queue, so unpinning alone would
+/// leave the program attached for a moment; `BPF_LINK_DETACH` detaches it before
+/// this returns.
 fn remove_dir(dir: &Path) -> io::Result<()> {
+    for name in [LINK_PIN, STAGED_LINK_PIN] {
+        detach_pinned_link(&dir.join(name))?;
+    }
     for name in [LINK_PIN, STAGED_LINK_PIN, PROGRAM_PIN, RULES_PIN] {
         match fs::remove_file(dir.join(name)) {
             Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
@@ -273,6 +278,22 @@ fn remove_dir(dir: &Path) -> io::Result<()> {
         }
     }
     fs::remove_dir(dir)
+}
+
+/// Detaches the link pinned at `path` from its cgroup and removes the pin.
+/// Does nothing when there is no pin; a link that is already detached is fine.
+pub fn detach_pinned_link(path: &Path) -> io::Result<()> {
+    let link = match bpf::open_pinned(path) {
+        Ok(link) => link,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    match bpf::detach_link(link.as_fd()) {
+        // ENOLINK: another manager detached it already.
+        Err(error) if error.raw_os_error() != Some(libc::ENOLINK) => return Err(error),
+        _ => {}
+    }
+    fs::remove_file(path)
 }
 
 /// Path of the gate's pinned link.
