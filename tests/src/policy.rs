@@ -1,5 +1,5 @@
 //! Guest tests of `vtty-ctl` with the driver loaded: registration, allow and deny
-//! as a container sees them, mknod, check, and the console client under a pipe and
+//! from inside a container, mknod, check, and the console client under a pipe and
 //! under a pseudo-terminal.
 //!
 //! Each test makes a container: a process cloned into a new pid namespace and
@@ -19,8 +19,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
 
-/// `(name, test)` pairs, run by the guest harness.
-pub const TESTS: &[(&str, fn() -> Result<()>)] = &[
+/// A named guest test, the same shape as the harness's `Test`.
+pub type Test = (&'static str, fn() -> Result<()>);
+
+/// The tests of this module, run by the guest harness.
+pub const TESTS: &[Test] = &[
     ("allow_opens_console_deny_restores_eperm", allow_opens_console_deny_restores_eperm),
     ("unregister_revokes_the_grant", unregister_revokes_the_grant),
     ("check_passes_with_vttys_major", check_passes_with_vttys_major),
@@ -40,7 +43,10 @@ const V2_ROOT: &str = "/sys/fs/cgroup/unified";
 
 /// Runs `vtty-ctl` with `args` and collects its output.
 fn vtty_ctl(args: &[&str]) -> Result<Output> {
-    Command::new("vtty-ctl").args(args).output().with_context(|| format!("running vtty-ctl {args:?}"))
+    Command::new("vtty-ctl")
+        .args(args)
+        .output()
+        .with_context(|| format!("running vtty-ctl {args:?}"))
 }
 
 /// Runs `vtty-ctl` and fails unless it exits with `code`.
@@ -100,8 +106,13 @@ impl Container {
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = v2_dir.as_raw_fd() as u64;
         // SAFETY: clone3 with a zero stack forks; the child only chroots and pauses.
-        let pid =
-            unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) };
+        let pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &mut args as *mut CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            )
+        };
         if pid == 0 {
             // SAFETY: as above; the child never returns.
             unsafe {
@@ -191,7 +202,8 @@ impl Container {
         Ok(output)
     }
 
-    /// The errno of opening `path` read-write inside the container (0 on success).
+    /// Opens `path` read-write inside the container and returns the errno (0 on
+    /// success).
     fn open_errno(&self, path: &str) -> Result<i32> {
         let path = path.to_owned();
         let output = self.run_inside(move |out| {
@@ -207,7 +219,8 @@ impl Container {
             out.write_all(&errno.to_le_bytes())?;
             Ok(())
         })?;
-        let bytes: [u8; 4] = output.as_slice().try_into().context("short answer from the container")?;
+        let bytes: [u8; 4] =
+            output.as_slice().try_into().context("short answer from the container")?;
         Ok(i32::from_le_bytes(bytes))
     }
 }
@@ -252,7 +265,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Polls `condition` until it holds or the watchdog expires.
+/// Polls `condition` until it is true or the watchdog expires.
 fn wait_until(what: &str, mut condition: impl FnMut() -> Result<bool>) -> Result<()> {
     let deadline = Instant::now() + WATCHDOG;
     while Instant::now() < deadline {
@@ -264,7 +277,7 @@ fn wait_until(what: &str, mut condition: impl FnMut() -> Result<bool>) -> Result
     bail!("timed out waiting until {what}")
 }
 
-/// A container with device nodes and the console grant.
+/// Starts a container with device nodes and the console grant.
 fn allowed_container(tag: &str) -> Result<Container> {
     require_driver()?;
     let container = Container::start(tag)?;
@@ -306,14 +319,17 @@ fn check_passes_with_vttys_major() -> Result<()> {
     let ctid = container.ctid();
     let major = vtty_ctl::driver::tty_driver_info()?.context("driver")?.major;
     let check = stdout(&expect_exit(&["check", &ctid], 0)?);
-    ensure!(check.contains(&format!("c {major}:11")), "check does not test the vttys major:\n{check}");
+    ensure!(
+        check.contains(&format!("c {major}:11")),
+        "check does not test the vttys major:\n{check}"
+    );
     expect_exit(&["deny", &ctid], 0)?;
     expect_exit(&["check", &ctid], 0)?;
     Ok(())
 }
 
 /// Starts `vtty-ctl console` with piped standard streams and waits until it has
-/// attached (it says so on standard error).
+/// attached, which it reports on standard error.
 fn spawn_console(args: &[&str]) -> Result<(Child, std::io::BufReader<std::process::ChildStderr>)> {
     let mut child = Command::new("vtty-ctl")
         .arg("console")
@@ -363,7 +379,10 @@ fn console_shows_container_output() -> Result<()> {
     write_inside(&container, "/dev/console", "hello from the container\n")?;
     let mut out = child.stdout.take().context("stdout")?;
     read_until(&mut out, "hello from the container")?;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM)?;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )?;
     let status = child.wait()?;
     ensure!(status.code() == Some(1), "console after SIGTERM exited with {status}");
     Ok(())
@@ -374,7 +393,10 @@ fn console_busy_and_takeover() -> Result<()> {
     let ctid = container.ctid();
     let (mut first, mut first_stderr) = spawn_console(&[&ctid, "tty3", "--escape", "none"])?;
     let busy = expect_exit(&["console", &ctid, "tty3"], 6)?;
-    ensure!(String::from_utf8_lossy(&busy.stderr).contains("--force"), "busy error does not name --force");
+    ensure!(
+        String::from_utf8_lossy(&busy.stderr).contains("--force"),
+        "busy error does not name --force"
+    );
 
     let (mut second, _second_stderr) = spawn_console(&[&ctid, "3", "--force", "--escape", "none"])?;
     let message = read_until(&mut first_stderr, "ended")?;
@@ -411,8 +433,8 @@ fn status_lists_registered_container() -> Result<()> {
     Ok(())
 }
 
-/// A pseudo-terminal pair: the test holds the master, `vtty-ctl console` gets the
-/// slave as its controlling terminal.
+/// A pseudo-terminal pair: the test keeps the master, and `vtty-ctl console` gets
+/// the slave as its controlling terminal.
 struct Pty {
     master: fs::File,
     slave: fs::File,
@@ -423,7 +445,8 @@ fn open_pty() -> Result<Pty> {
     nix::pty::grantpt(&master)?;
     nix::pty::unlockpt(&master)?;
     let name = nix::pty::ptsname_r(&master)?;
-    let slave = fs::OpenOptions::new().read(true).write(true).custom_flags(libc::O_NOCTTY).open(&name)?;
+    let slave =
+        fs::OpenOptions::new().read(true).write(true).custom_flags(libc::O_NOCTTY).open(&name)?;
     // SAFETY: `into_raw_fd` hands over the master descriptor, which we own.
     let master = unsafe { fs::File::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(master)) };
     Ok(Pty { master, slave })
@@ -432,7 +455,10 @@ fn open_pty() -> Result<Pty> {
 fn set_window_size(fd: &fs::File, rows: u16, cols: u16) -> Result<()> {
     let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
     // SAFETY: TIOCSWINSZ reads a `struct winsize`.
-    ensure!(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &size) } == 0, "TIOCSWINSZ failed");
+    ensure!(
+        unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &size) } == 0,
+        "TIOCSWINSZ failed"
+    );
     Ok(())
 }
 
@@ -477,10 +503,16 @@ fn console_under_pty() -> Result<()> {
     set_window_size(&pty.master, 33, 101)?;
     wait_until("the container sees 33x101", || {
         let answer = container.run_inside(|out| {
-            let tty = fs::OpenOptions::new().read(true).custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK).open("/dev/tty2")?;
+            let tty = fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
+                .open("/dev/tty2")?;
             let mut size = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
             // SAFETY: TIOCGWINSZ writes a `struct winsize`.
-            ensure!(unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCGWINSZ, &mut size) } == 0, "TIOCGWINSZ failed");
+            ensure!(
+                unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCGWINSZ, &mut size) } == 0,
+                "TIOCGWINSZ failed"
+            );
             out.write_all(&size.ws_row.to_le_bytes())?;
             out.write_all(&size.ws_col.to_le_bytes())?;
             Ok(())

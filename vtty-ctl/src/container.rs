@@ -68,19 +68,20 @@ impl Ctid {
     }
 }
 
-/// Where a container sits in one hierarchy.
+/// A container's cgroup in one hierarchy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placement {
     /// The container's cgroup: the named one, or the deepest one that contains
     /// all of the container's processes.
     pub cgroup: Cgroup,
     /// The first process found in the cgroup's subtree that is not part of the
-    /// container; `None` when the cgroup holds this container alone.
+    /// container, or `None` when the cgroup contains this container alone.
     pub shared_with: Option<Intruder>,
 }
 
 impl Placement {
-    /// True when the cgroup holds this container's processes and nothing else.
+    /// Returns true when the cgroup contains this container's processes and nothing
+    /// else.
     pub fn exclusive(&self) -> bool {
         self.shared_with.is_none()
     }
@@ -120,8 +121,8 @@ pub struct Container {
     pub v1: Option<Placement>,
     /// Its cgroup v2 cgroup, when that hierarchy is mounted.
     pub v2: Option<Placement>,
-    /// The distinct cgroup pairs that hold its processes (the leaves a helper
-    /// process must join to see what the container sees).
+    /// The distinct cgroup pairs that contain its processes: the leaves a helper
+    /// process joins to get the device decisions the container gets.
     pub leaves: Vec<Membership>,
 }
 
@@ -132,7 +133,7 @@ impl fmt::Display for Container {
 }
 
 impl Container {
-    /// The placement in `version`.
+    /// Returns the placement in `version`.
     pub fn placement(&self, version: Version) -> Option<&Placement> {
         match version {
             Version::V1 => self.v1.as_ref(),

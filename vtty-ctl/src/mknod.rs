@@ -34,7 +34,7 @@ pub struct NodeSpec {
     pub gid: u32,
 }
 
-/// The nodes `mknod` creates.
+/// Lists the nodes `mknod` creates.
 pub fn node_specs() -> Vec<NodeSpec> {
     all_tty_names()
         .into_iter()
@@ -45,24 +45,24 @@ pub fn node_specs() -> Vec<NodeSpec> {
         .collect()
 }
 
-/// What happened to one node.
+/// The result for one node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeResult {
     /// The node did not exist and was created.
     Created,
     /// A wrong entry was replaced (`--replace`).
     Replaced {
-        /// What was there.
+        /// The entry that was there.
         was: String,
     },
     /// The right device node exists already.
     Present,
     /// A wrong entry exists and was left alone.
     Kept {
-        /// What is there.
+        /// The entry that is there.
         found: String,
     },
-    /// A mount covers the path; vtty never sees opens of it.
+    /// A mount covers the path, so the container's opens of it never reach vtty.
     Covered {
         /// The mount's file system type and source.
         mount: String,
@@ -289,7 +289,8 @@ fn open_path(dir: RawFd, path: &str, resolve: u64) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
-/// The mount that covers `/dev/NAME` in a mountinfo text, as `FSTYPE SOURCE`.
+/// Finds the mount that covers `/dev/NAME` in a mountinfo text and describes it
+/// as `FSTYPE (SOURCE)`, or `devpts (pty N)` for a devpts pty.
 pub fn covering_mount(mountinfo: &str, name: &str) -> Option<String> {
     let target = format!("/dev/{name}");
     mountinfo

@@ -3,8 +3,8 @@
 //! A container is a level-1 pid namespace (a child of the initial one) with every
 //! namespace nested in it, so each process is sorted by the level-1 namespace it
 //! lives in. Namespaces are compared by the device and inode of their nsfs file,
-//! which identify a namespace for as long as it is alive; vtty-ctl only compares
-//! namespaces of processes it has just seen.
+//! which identify a namespace for as long as it is alive. vtty-ctl only compares
+//! namespaces of processes it has just read.
 
 use std::fs::{self, File};
 use std::io;
@@ -95,7 +95,8 @@ pub fn parse_nspid(status: &str) -> Option<Vec<i32>> {
     line.split_whitespace().map(|pid| pid.parse().ok()).collect()
 }
 
-/// The level-1 pid namespace of `pid`, whose `NSpid` line has `levels` entries.
+/// Finds the level-1 pid namespace of `pid`, whose `NSpid` line has `levels`
+/// entries.
 fn level1_pidns(pid: i32, levels: usize) -> io::Result<Option<PidNs>> {
     if levels < 2 {
         return Ok(None);
@@ -116,7 +117,7 @@ fn level1_pidns(pid: i32, levels: usize) -> io::Result<Option<PidNs>> {
     Ok(Some(PidNs { dev: metadata.dev(), ino: metadata.ino() }))
 }
 
-/// The command name of a process, or `?` when it exited.
+/// Reads the command name of a process, or `?` when it exited.
 pub fn comm(pid: i32) -> String {
     fs::read_to_string(format!("/proc/{pid}/comm"))
         .map(|comm| comm.trim_end().to_owned())

@@ -40,7 +40,8 @@ pub struct Status {
     pub pin_dir: String,
 }
 
-/// Reads the status; never fails, each part reports its own error.
+/// Reads the status. Each part carries its own error, so this function returns no
+/// error.
 pub fn status(config: &Config) -> Status {
     let driver = driver::tty_driver_info()
         .map_err(|error| format!("cannot read /proc/tty/drivers: {error}"));

@@ -32,7 +32,11 @@ fn unknown_container_name() {
     let env = Env::new("unknown", HYBRID);
     let run = env.cli(&["deny", "no-such-container-4711"]);
     assert_eq!(run.code, code(ExitCode::NotFound), "{run:?}");
-    assert!(run.stderr.contains("no cgroup named no-such-container-4711 under /"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no cgroup named no-such-container-4711 under /"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("--cgroup-parent"), "{}", run.stderr);
 
     let run = env.cli(&["--cgroup-parent", "/no-such-parent", "rules", &env.name]);
@@ -69,7 +73,11 @@ fn not_root_is_refused() {
     let env = Env::new("not-root", HYBRID);
     let before = env.snapshot();
     let config = env.config_path();
-    for args in [&["deny", env.ctid().as_str()][..], &["allow", env.ctid().as_str()], &["check", env.ctid().as_str()]] {
+    for args in [
+        &["deny", env.ctid().as_str()][..],
+        &["allow", env.ctid().as_str()],
+        &["check", env.ctid().as_str()],
+    ] {
         let run = run_cli(args, &[("VTTY_CONFIG", config.to_str().expect("utf-8"))], Some(65534));
         assert_eq!(run.code, code(ExitCode::Permission), "{args:?}: {run:?}");
         assert!(run.stderr.contains("must run as root"), "{}", run.stderr);
@@ -122,7 +130,8 @@ fn parent_forbids_grant() {
     let context = env.context();
     let container = vtty_ctl::container::resolve(&ctid, "/", &env.hierarchies).expect("resolve");
     let names = [TtyName::Tty(2)];
-    let error = policy::apply(&context, &container, Change::Allow, Some(&names), false).expect_err("parent forbids");
+    let error = policy::apply(&context, &container, Change::Allow, Some(&names), false)
+        .expect_err("parent forbids");
     assert_eq!(error.code(), ExitCode::Conflict);
     let message = error.to_string();
     assert!(message.contains("forbids 'c 4:2 rwm'"), "{message}");
@@ -141,7 +150,7 @@ fn parent_forbids_named_when_visible() {
     let env = Env::new("parent-deny-list", V1);
     let parent = env.v1.clone().expect("v1");
     // A default-deny parent shows what it allows: 4:0 but not 4:1. Writing `a`
-    // only works before the cgroup has children; the child copies the parent and
+    // only works before the cgroup has children. The child copies the parent and
     // then drops 4:0, so the grant changes 4:0 before the kernel rejects 4:1.
     std::fs::write(parent.join("devices.deny"), "a").expect("parent default deny");
     std::fs::write(parent.join("devices.allow"), "c 4:0 rwm").expect("parent allows tty0");
@@ -154,7 +163,8 @@ fn parent_forbids_named_when_visible() {
     let ctid = format!("/{}/child", env.name);
     let context = env.context();
     let container = vtty_ctl::container::resolve(&ctid, "/", &env.hierarchies).expect("resolve");
-    let error = policy::apply(&context, &container, Change::Allow, None, false).expect_err("parent forbids");
+    let error = policy::apply(&context, &container, Change::Allow, None, false)
+        .expect_err("parent forbids");
     assert_eq!(error.code(), ExitCode::Conflict);
     assert!(error.to_string().contains(&format!("parent cgroup /{}", env.name)), "{error}");
     assert!(error.to_string().contains("forbids 'c 4:1 rwm'"), "{error}");
@@ -192,13 +202,18 @@ fn bad_configuration() {
     let env = Env::new("bad-config", HYBRID);
     let bad = env.dir.join("bad.toml");
     std::fs::write(&bad, "cgroup_parnet = \"/x\"\n").expect("write config");
-    let run = run_cli(&["rules", &env.ctid()], &[("VTTY_CONFIG", bad.to_str().expect("utf-8"))], None);
+    let run =
+        run_cli(&["rules", &env.ctid()], &[("VTTY_CONFIG", bad.to_str().expect("utf-8"))], None);
     assert_eq!(run.code, code(ExitCode::Usage), "{run:?}");
     assert!(run.stderr.contains("invalid configuration file"), "{}", run.stderr);
     assert!(run.stderr.contains("cgroup_parnet"), "{}", run.stderr);
 
     let missing = env.dir.join("missing.toml");
-    let run = run_cli(&["rules", &env.ctid()], &[("VTTY_CONFIG", missing.to_str().expect("utf-8"))], None);
+    let run = run_cli(
+        &["rules", &env.ctid()],
+        &[("VTTY_CONFIG", missing.to_str().expect("utf-8"))],
+        None,
+    );
     assert_eq!(run.code, code(ExitCode::NotFound), "{run:?}");
     assert!(run.stderr.contains("VTTY_CONFIG"), "{}", run.stderr);
 

@@ -47,7 +47,8 @@ fn foreign_program_blocks_allow_and_check() {
     let before = env.snapshot();
 
     let context = env.context();
-    let error = policy::apply(&context, &env.container(), Change::Allow, None, false).expect_err("allow must fail");
+    let error = policy::apply(&context, &env.container(), Change::Allow, None, false)
+        .expect_err("allow must fail");
     assert_eq!(error.code(), vtty_ctl::exit::ExitCode::Conflict);
     let message = error.to_string();
     assert!(message.contains("c 5:1 (console)"), "{message}");
@@ -88,8 +89,13 @@ fn detached_gate_reported_and_restored() {
     assert!(rules.stdout.contains("detached gate (---)"), "{}", rules.stdout);
 
     let context = env.context();
-    let applied = policy::apply(&context, &env.container(), Change::Allow, None, false).expect("allow re-attaches");
-    assert!(applied.plan.changes().any(|step| step.to_string().contains("again")), "{:?}", applied.plan.steps);
+    let applied = policy::apply(&context, &env.container(), Change::Allow, None, false)
+        .expect("allow re-attaches");
+    assert!(
+        applied.plan.changes().any(|step| step.to_string().contains("again")),
+        "{:?}",
+        applied.plan.steps
+    );
     assert_eq!(program_names(&env.attached_programs()), [PROGRAM_NAME]);
     assert_eq!(env.cli(&["check", &ctid]).code, 0);
 

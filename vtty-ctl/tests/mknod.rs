@@ -27,8 +27,14 @@ impl RootContainer {
         fs::write(dir.join("outside"), "host file").expect("write outside");
         std::os::unix::fs::symlink(dir.join("outside"), dev.join("tty5")).expect("symlink tty5");
         fs::write(dev.join("tty4"), "").expect("create tty4");
-        nix::mount::mount(Some("/dev/null"), &dev.join("tty4"), None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
-            .expect("bind mount over tty4");
+        nix::mount::mount(
+            Some("/dev/null"),
+            &dev.join("tty4"),
+            None::<&str>,
+            nix::mount::MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .expect("bind mount over tty4");
         let pid = spawn_container(None, Some(&dir.join("root")));
         // The container's mount namespace keeps its copy of the bind mount.
         let _ = nix::mount::umount2(&dev.join("tty4"), nix::mount::MntFlags::MNT_DETACH);
@@ -37,7 +43,7 @@ impl RootContainer {
         // turns a hang into a failure.
         let chrooted = (0..10_000).any(|_| {
             let root = fs::read_link(format!("/proc/{pid}/root")).unwrap_or_default();
-            let done = root != PathBuf::from("/") && !root.as_os_str().is_empty();
+            let done = root != std::path::Path::new("/") && !root.as_os_str().is_empty();
             if !done {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }

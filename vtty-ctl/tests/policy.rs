@@ -29,7 +29,8 @@ fn deny_grant_cycle(tag: &str, layout: Layout, layers: &[&str]) {
 
     let context = env.context();
     let names = [TtyName::Tty(2)];
-    policy::apply(&context, &env.container(), Change::Allow, Some(&names), false).expect("grant tty2");
+    policy::apply(&context, &env.container(), Change::Allow, Some(&names), false)
+        .expect("grant tty2");
     assert_ne!(env.open_errno(&tty2), libc::EPERM, "4:2 after the grant");
     let rules = env.cli(&["rules", &ctid]);
     assert_eq!(parse_rules(&rules.stdout), expected_rules(layers, &[]), "{}", rules.stdout);
@@ -77,7 +78,8 @@ fn deny_all_then_dry_run_grant() {
     let before = env.snapshot();
 
     let context = env.context();
-    let applied = policy::apply(&context, &env.container(), Change::Allow, None, true).expect("dry run");
+    let applied =
+        policy::apply(&context, &env.container(), Change::Allow, None, true).expect("dry run");
     assert!(applied.verification.is_none());
     assert_eq!(applied.plan.changes().count(), 28, "14 v1 rules and 14 gate rules change");
     assert_eq!(env.snapshot(), before, "a dry run changes nothing");

@@ -4,7 +4,7 @@
 //! The kernel ANDs every device program on a cgroup and its ancestors, so this one
 //! can only narrow access. It therefore allows every device outside the vtty set
 //! and decides the vtty set from the `RULES` hash map, keyed by (type, major, minor),
-//! whose value holds the allowed `BPF_DEVCG_ACC_*` bits. vtty-ctl pins the map next
+//! whose value is the allowed `BPF_DEVCG_ACC_*` bits. vtty-ctl pins the map next
 //! to the program and flips entries for `allow` and `deny`, so a cgroup never gets
 //! a second vtty program.
 //!
@@ -59,8 +59,8 @@ pub fn vtty_gate(ctx: DeviceContext) -> i32 {
     }
 
     let key = DeviceKey { kind, major: dev.major, minor: dev.minor };
-    // SAFETY: the value is a plain u32 copied out at once; user space replaces it
-    // with a single map update, so the read never sees a torn value.
+    // SAFETY: the value is a plain u32 copied out at once. User space replaces it
+    // with a single map update, so the read never returns a torn value.
     match unsafe { RULES.get(&key) } {
         Some(allowed) => i32::from(access & !*allowed == 0),
         None => i32::from(!in_fixed_set(dev.major, dev.minor)),

@@ -36,7 +36,7 @@ impl fmt::Display for Version {
 /// One mount of a hierarchy.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hierarchy {
-    /// Where the hierarchy is mounted, for example `/sys/fs/cgroup/devices`.
+    /// Mount point, for example `/sys/fs/cgroup/devices`.
     pub mount_point: PathBuf,
     /// The cgroup that the mount shows at its top, `/` for a full mount.
     pub root: String,
@@ -80,7 +80,7 @@ impl Hierarchies {
         Ok(mountinfo::parse(&fs::read_to_string("/proc/self/mountinfo")?))
     }
 
-    /// The mount of `version`, if it is mounted.
+    /// Returns the mount of `version`, if it is mounted.
     pub fn get(&self, version: Version) -> Option<&Hierarchy> {
         match version {
             Version::V1 => self.v1_devices.as_ref(),
@@ -88,7 +88,8 @@ impl Hierarchies {
         }
     }
 
-    /// The cgroup at `path` in `version`, if that hierarchy is mounted and shows it.
+    /// Returns the cgroup at `path` in `version`, if that hierarchy is mounted and
+    /// shows it.
     pub fn cgroup(&self, version: Version, path: &str) -> Option<Cgroup> {
         let dir = self.get(version)?.dir(path)?;
         Some(Cgroup { version, path: path.to_owned(), dir })
@@ -123,13 +124,13 @@ impl Cgroup {
         self.path == "/"
     }
 
-    /// The kernel's cgroup id: the inode number of the directory, which the kernel
-    /// never reuses within a boot.
+    /// Reads the kernel's cgroup id: the inode number of the directory, which the
+    /// kernel never reuses within a boot on 64-bit machines.
     pub fn id(&self) -> io::Result<u64> {
         Ok(fs::metadata(&self.dir)?.ino())
     }
 
-    /// A file of the cgroup, such as `devices.list`.
+    /// Returns the path of a file of the cgroup, such as `devices.list`.
     pub fn file(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
@@ -148,7 +149,7 @@ impl Cgroup {
         Ok(pids)
     }
 
-    /// The parent cgroup, or `None` for the root.
+    /// Returns the parent cgroup, or `None` for the root.
     pub fn parent(&self) -> Option<Cgroup> {
         if self.is_root() {
             return None;
@@ -198,7 +199,7 @@ pub struct Membership {
 }
 
 impl Membership {
-    /// The path in `version`.
+    /// Returns the path in `version`.
     pub fn get(&self, version: Version) -> Option<&str> {
         match version {
             Version::V1 => self.v1_devices.as_deref(),
@@ -231,7 +232,7 @@ pub fn parse_proc_cgroup(text: &str) -> Membership {
     membership
 }
 
-/// The deepest cgroup path that contains every path given, `/` for none.
+/// Returns the deepest cgroup path that contains every path given, `/` for none.
 pub fn common_ancestor<'a>(paths: impl IntoIterator<Item = &'a str>) -> String {
     let mut common: Option<Vec<&str>> = None;
     for path in paths {

@@ -30,7 +30,7 @@ Exit status:
 ///
 /// Containers are named by ctid: a cgroup name under the cgroup parent (`101`), an
 /// absolute cgroup path (`/machine.slice/101`), or `pid:N` for any of its processes.
-/// Terminals are named as the container sees them: `console`, `tty0` .. `tty12`, or a
+/// Terminals are named as the container names them: `console`, `tty0` .. `tty12`, or a
 /// number (`2` is tty2).
 #[derive(Debug, Parser)]
 #[command(name = "vtty-ctl", version, after_long_help = EXIT_STATUS)]

@@ -8,7 +8,7 @@ use crate::fail;
 /// Arguments of `probes`.
 #[derive(Debug, Args)]
 pub struct ProbesArgs {
-    /// What to do with the probes.
+    /// The action on the probes.
     #[command(subcommand)]
     pub action: ProbesAction,
 }
@@ -19,7 +19,7 @@ pub enum ProbesAction {
     /// Load the probes and attach them to the driver's tracepoints.
     ///
     /// Pinned probes (the default) stay loaded after vtty-ctl exits, so counters
-    /// outlive any viewer; they hold a reference on the driver module, so run
+    /// outlive any viewer. They hold a reference on the driver module, so run
     /// `probes unload` before unloading the driver.
     Load {
         /// Pin the probes under the pin directory (--pin=false to keep them only

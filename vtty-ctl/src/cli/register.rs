@@ -75,7 +75,7 @@ pub(crate) fn open_control() -> exit::Result<Control> {
     })
 }
 
-/// The error for a command that needs the driver when it is not loaded.
+/// Builds the error for a command that needs the driver when it is not loaded.
 pub(crate) fn driver_missing() -> exit::Error {
     fail!(
         ExitCode::DriverMissing,
@@ -85,7 +85,7 @@ pub(crate) fn driver_missing() -> exit::Error {
     )
 }
 
-/// The driver's entry for `container`, matched by its init's pid.
+/// Finds the driver's entry for `container`, matched by its init's pid.
 pub(crate) fn registration(
     control: &Control,
     container: &Container,
@@ -94,8 +94,8 @@ pub(crate) fn registration(
     Ok(list.into_iter().find(|entry| entry.init_pid == container.init_pid))
 }
 
-/// The nsid of a registered container, or a `NotFound` error that says how to
-/// register it.
+/// Returns the nsid of a registered container, or a `NotFound` error that tells
+/// how to register it.
 pub(crate) fn registered_nsid(control: &Control, container: &Container) -> exit::Result<u64> {
     match registration(control, container)? {
         Some(entry) if entry.registered => Ok(entry.nsid),

@@ -2,7 +2,7 @@
 //!
 //! The default is `Ctrl-]` followed by `.`, written `^].`. An escape is written in
 //! caret notation: `^X` is the control character of X (`^]` is 0x1d, `^?` is DEL)
-//! and every other character stands for itself; `none` disables detaching by
+//! and every other character stands for itself. `none` disables detaching by
 //! keyboard. Typed bytes that begin the sequence are held back; when the next byte
 //! does not continue it, the held bytes go to the container as typed, so
 //! `Ctrl-]` followed by anything else reaches the container unchanged.
@@ -82,14 +82,13 @@ pub struct Scanner {
 }
 
 impl Scanner {
-    /// A scanner for `escape` (`None` never detaches).
+    /// Creates a scanner for `escape` (`None` never detaches).
     pub fn new(escape: Option<Escape>) -> Self {
         Self { escape, matched: 0 }
     }
 
-    /// Appends the bytes of `input` that go to the container to `out`; returns
-    /// true when the escape sequence completed, after which the rest of `input`
-    /// is dropped.
+    /// Appends the bytes of `input` that go to the container to `out`. Returns
+    /// true when the escape sequence completed, and then drops the rest of `input`.
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> bool {
         let Some(escape) = &self.escape else {
             out.extend_from_slice(input);

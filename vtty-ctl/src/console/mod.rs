@@ -6,7 +6,7 @@
 //! default) detaches. Window size changes (`SIGWINCH`) are forwarded with
 //! `VTTY_ATTACH_IOC_SETWINSZ`. The session ends on the escape, on EOF from the
 //! driver (the container's terminal hung up, its init exited, or another attacher
-//! took over), or on `SIGTERM`, `SIGHUP`, `SIGINT` or `SIGQUIT`; the terminal is
+//! took over), or on `SIGTERM`, `SIGHUP`, `SIGINT` or `SIGQUIT`. The terminal is
 //! restored on each of these paths and on panics. When standard input ends
 //! (input from a pipe), the session keeps showing output until one of the above.
 
@@ -46,7 +46,7 @@ pub struct Options {
     pub stall_timeout_ms: Option<u32>,
 }
 
-/// Why a session ended.
+/// The reason a session ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum End {
     /// The user typed the escape sequence.
@@ -144,7 +144,8 @@ fn session(mut attach: File, options: &Options) -> exit::Result<End> {
             ),
             poll_fd(signal_fd.as_fd().as_raw_fd(), libc::POLLIN),
         ];
-        // SAFETY: `fds` holds three valid pollfd entries; -1 entries are ignored.
+        // SAFETY: `fds` contains three valid pollfd entries, and poll ignores the
+        // entries whose fd is -1.
         let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
         if ready < 0 {
             let error = io::Error::last_os_error();

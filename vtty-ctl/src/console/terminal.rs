@@ -68,8 +68,8 @@ fn install_panic_hook() {
     });
 }
 
-/// The window size of the terminal on `fd` as (rows, columns); `None` when it is
-/// no terminal.
+/// Reads the window size of the terminal on `fd` as (rows, columns), or `None`
+/// when `fd` is no terminal.
 pub fn window_size(fd: impl AsFd) -> Option<(u16, u16)> {
     let mut size = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
     // SAFETY: TIOCGWINSZ writes a `struct winsize` to the pointer.

@@ -22,7 +22,7 @@ use crate::container::Container;
 use crate::exit::{self, ExitCode};
 use crate::fail;
 
-/// The change a command asks for.
+/// The change a command requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
     /// Grant `rwm`.
@@ -32,7 +32,7 @@ pub enum Change {
 }
 
 impl Change {
-    /// The access the change leaves.
+    /// Returns the access the change leaves.
     pub fn target(self) -> Access {
         match self {
             Self::Allow => Access::ALL,
@@ -59,7 +59,7 @@ pub enum Step {
         file: RuleFile,
         /// The device.
         device: Device,
-        /// The access vtty knows the cgroup allows now.
+        /// The access the cgroup allows now, as far as vtty can read it.
         from: Access,
         /// The access it allows afterwards.
         to: Access,
@@ -138,7 +138,7 @@ impl fmt::Display for Step {
     }
 }
 
-/// What `allow` or `deny` would do.
+/// The steps of an `allow` or `deny`.
 #[derive(Clone, Debug)]
 pub struct Plan {
     /// The container, as `container CTID`.
@@ -154,7 +154,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The steps that change something.
+    /// Returns the steps that change something.
     pub fn changes(&self) -> impl Iterator<Item = &Step> {
         self.steps.iter().filter(|step| step.changes())
     }
@@ -419,7 +419,7 @@ fn write_v1(cgroup: &Cgroup, file: RuleFile, device: &Device) -> exit::Result<()
     }
 }
 
-/// What to do to return to the state before a step.
+/// The action that returns to the state before a step.
 enum Undo {
     V1Rule { cgroup: Cgroup, device: Device, prior: Access },
     V1Record { id: u64, prior: Option<Record> },

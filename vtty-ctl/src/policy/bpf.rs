@@ -80,8 +80,9 @@ struct LinkDetachAttr {
 /// or with `effective` those that run for it (its own and inherited ones).
 pub fn device_programs(cgroup_dir: &Path, effective: bool) -> io::Result<Vec<u32>> {
     let cgroup = File::open(cgroup_dir)?;
-    // A cgroup holds at most 64 programs per attach type; the effective list adds
-    // those of its ancestors. Retry with the count the kernel returns on ENOSPC.
+    // A cgroup takes at most 64 programs per attach type (BPF_CGROUP_MAX_PROGS), and
+    // the effective list adds those of its ancestors. On ENOSPC the kernel returns
+    // the count, so the query is retried with room for it.
     let mut capacity = 64u32;
     loop {
         let mut ids = vec![0u32; capacity as usize];

@@ -1,5 +1,5 @@
 //! `check`: lists the device programs in force and tests the real decision from a
-//! helper process in each cgroup pair that holds the container's processes.
+//! helper process in each cgroup pair that contains the container's processes.
 //!
 //! The expected decision for a device is what vtty intends in each hierarchy
 //! (its gate's rules in v2, its record or `devices.list` in v1), ANDed as the kernel
@@ -221,7 +221,7 @@ pub struct CheckReport {
     pub devices: Vec<Device>,
     /// The decision vtty intends, per device.
     pub expected: Vec<Access>,
-    /// One entry per cgroup pair that holds the container's processes.
+    /// One entry per cgroup pair that contains the container's processes.
     pub leaves: Vec<LeafCheck>,
     /// Differences and failures.
     pub findings: Vec<Finding>,

@@ -16,7 +16,7 @@ pub const TTYAUX_MAJOR: u32 = 5;
 pub const CONSOLE_MINOR: u32 = 1;
 /// Major of the virtual terminals `/dev/ttyN`.
 pub const TTY_MAJOR: u32 = 4;
-/// Highest terminal a container sees: `/dev/tty12`.
+/// Highest terminal minor in the set: `/dev/tty12`.
 pub const LAST_TTY: u32 = 12;
 /// Terminals per container in the driver (vttys minors 0..=11).
 pub const TERMINALS: u32 = vtty_common::abi::VTTY_TERMINALS;
@@ -37,37 +37,37 @@ impl Access {
     /// `rwm`.
     pub const ALL: Self = Self(7);
 
-    /// The access with `bits`; bits outside `rwm` are dropped.
+    /// Builds the access from raw bits, dropping bits outside `rwm`.
     pub const fn from_bits(bits: u32) -> Self {
         Self(bits & Self::ALL.0)
     }
 
-    /// The raw `BPF_DEVCG_ACC_*` bits.
+    /// Returns the raw `BPF_DEVCG_ACC_*` bits.
     pub const fn bits(self) -> u32 {
         self.0
     }
 
-    /// True when every bit of `other` is set here.
+    /// Returns true when every bit of `other` is set here.
     pub const fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0
     }
 
-    /// Bits set in either.
+    /// Returns the bits set in either.
     pub const fn union(self, other: Self) -> Self {
         Self(self.0 | other.0)
     }
 
-    /// Bits set in both.
+    /// Returns the bits set in both.
     pub const fn intersection(self, other: Self) -> Self {
         Self(self.0 & other.0)
     }
 
-    /// Bits set here but not in `other`.
+    /// Returns the bits set here but not in `other`.
     pub const fn without(self, other: Self) -> Self {
         Self(self.0 & !other.0)
     }
 
-    /// True when no bit is set.
+    /// Returns true when no bit is set.
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
@@ -86,7 +86,8 @@ impl Access {
         Some(access)
     }
 
-    /// The letters of a v1 device rule, such as `rwm` or `rw`; empty for none.
+    /// Formats the letters of a v1 device rule, such as `rwm` or `rw`, or an empty
+    /// string for no access.
     pub fn letters(self) -> String {
         [(Self::READ, 'r'), (Self::WRITE, 'w'), (Self::MKNOD, 'm')]
             .into_iter()
@@ -113,7 +114,7 @@ pub struct Device {
     pub major: u32,
     /// Minor number.
     pub minor: u32,
-    /// Node name: `console`, `tty0` .. `tty12` as the container sees them, or
+    /// Node name: `console` and `tty0` .. `tty12` as the container names them, or
     /// `vttys0` .. `vttys11` for the driver's own nodes.
     pub name: String,
 }
@@ -123,7 +124,7 @@ impl Device {
         Self { major, minor, name }
     }
 
-    /// The device in a v1 rule: `c 4:2`.
+    /// Formats the device as in a v1 rule: `c 4:2`.
     pub fn rule(&self) -> String {
         format!("c {}:{}", self.major, self.minor)
     }
@@ -135,7 +136,7 @@ impl fmt::Display for Device {
     }
 }
 
-/// A terminal name as the container sees it.
+/// A terminal name as the container names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TtyName {
     /// `/dev/console` (5:1).
@@ -158,7 +159,8 @@ impl TtyName {
         (number <= LAST_TTY).then_some(Self::Tty(number))
     }
 
-    /// The driver's terminal index: console, tty0 and tty1 are 0, ttyN is N-1.
+    /// Returns the driver's terminal index: console, tty0 and tty1 are 0, and ttyN
+    /// is N-1.
     pub fn index(self) -> u32 {
         match self {
             Self::Console | Self::Tty(0 | 1) => 0,
@@ -166,7 +168,7 @@ impl TtyName {
         }
     }
 
-    /// The device node the container opens for this name.
+    /// Returns the device node the container opens for this name.
     pub fn device(self) -> Device {
         match self {
             Self::Console => Device::new(TTYAUX_MAJOR, CONSOLE_MINOR, "console".to_owned()),
@@ -184,12 +186,12 @@ impl fmt::Display for TtyName {
     }
 }
 
-/// Every terminal name: console and tty0..=12.
+/// Lists every terminal name: console and tty0..=12.
 pub fn all_tty_names() -> Vec<TtyName> {
     std::iter::once(TtyName::Console).chain((0..=LAST_TTY).map(TtyName::Tty)).collect()
 }
 
-/// Parses the `--tty` list: comma-separated names as the container sees them.
+/// Parses the `--tty` list of comma-separated names as the container names them.
 pub fn parse_tty_list(list: &str) -> exit::Result<Vec<TtyName>> {
     let mut names = Vec::new();
     for item in list.split(',').map(str::trim) {
@@ -208,8 +210,8 @@ pub fn parse_tty_list(list: &str) -> exit::Result<Vec<TtyName>> {
     Ok(names)
 }
 
-/// The devices for `names` (every terminal when `None`): each name's own node, plus
-/// the vttys minor of its terminal index when `vttys_major` is known.
+/// Lists the devices for `names` (every terminal when `None`): each name's own
+/// node, plus the vttys minor of its terminal index when `vttys_major` is known.
 pub fn device_set(names: Option<&[TtyName]>, vttys_major: Option<u32>) -> Vec<Device> {
     let all = all_tty_names();
     let names = names.unwrap_or(&all);

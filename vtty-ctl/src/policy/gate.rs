@@ -5,7 +5,7 @@
 //! (the BPF link that attaches the program to the cgroup beside its other
 //! programs). The pinned link keeps the gate attached after vtty-ctl
 //! exits. `allow` and `deny` only update map entries, so a cgroup never gets a
-//! second vtty program; removing the link detaches the gate and leaves the
+//! second vtty program. Removing the link detaches the gate and leaves the
 //! cgroup's other programs as they were.
 
 use std::collections::BTreeMap;
@@ -52,7 +52,7 @@ pub struct DeviceKey {
 unsafe impl aya::Pod for DeviceKey {}
 
 impl DeviceKey {
-    /// The key of a character device.
+    /// Builds the key of a character device.
     pub fn of(device: &Device) -> Self {
         Self { kind: DEV_CHAR, major: device.major, minor: device.minor }
     }
@@ -135,7 +135,7 @@ pub fn unpinned_gates(cgroup: &Cgroup, own: Option<u32>) -> anyhow::Result<Vec<u
         .collect())
 }
 
-/// Loads a gate whose map holds `rules`, pins it and attaches it to `cgroup`.
+/// Loads a gate whose map contains `rules`, pins it and attaches it to `cgroup`.
 ///
 /// The map is filled before the program is attached, so the gate decides
 /// correctly from its first run. On error nothing stays pinned or attached.
@@ -144,9 +144,10 @@ pub fn create(pin_dir: &Path, cgroup: &Cgroup, rules: &[(Device, Access)]) -> an
         cgroup.id().with_context(|| format!("failed to stat {}", cgroup.dir.display()))?;
     let dir = gate_dir(pin_dir, cgroup_id);
     if let Some(parent) = dir.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("failed to create {}", parent.display()))?;
+        fs::create_dir_all(parent)
+            .with_context(|| format!("failed to create {}", parent.display()))?;
     }
-    // A directory that exists holds another gate's pins, which cleanup must not touch.
+    // An existing directory contains another gate's pins, which cleanup must not touch.
     fs::create_dir(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
     let result = create_pinned(&dir, cgroup, rules);
     if result.is_err() {
@@ -265,8 +266,8 @@ pub fn remove(pin_dir: &Path, cgroup_id: u64) -> anyhow::Result<()> {
 /// Removes the pinned objects of a gate directory, detaching the link first.
 ///
 /// The kernel frees an unpinned link from a work queue, so unpinning alone would
-/// leave the program attached for a moment; `BPF_LINK_DETACH` detaches it before
-/// this returns.
+/// leave the program attached for a moment. `BPF_LINK_DETACH` detaches it before
+/// this function returns.
 fn remove_dir(dir: &Path) -> io::Result<()> {
     for name in [LINK_PIN, STAGED_LINK_PIN] {
         detach_pinned_link(&dir.join(name))?;

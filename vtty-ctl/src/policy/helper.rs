@@ -1,5 +1,5 @@
-//! The check helper: a child process placed in a container's cgroups that asks the
-//! kernel for its real device decision.
+//! The check helper: a child process placed in a container's cgroups that learns
+//! the kernel's real device decision there.
 //!
 //! Device programs have no test run, so the only way to learn what every v2
 //! program and the v1 rules decide together is to make the access from inside the
@@ -56,14 +56,14 @@ struct CloneArgs {
     cgroup: u64,
 }
 
-/// What the kernel decided for one access.
+/// The kernel's decision for one access.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// The call succeeded.
     Allowed,
     /// `EPERM`: a device cgroup denied it.
     Denied,
-    /// Another errno, which says nothing about the device cgroups.
+    /// Another errno, which tells nothing about the device cgroups.
     Failed(i32),
 }
 
@@ -89,7 +89,7 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// The access bits whose calls succeeded.
+    /// Returns the access bits whose calls succeeded.
     pub fn allowed(&self) -> Access {
         [(self.read, Access::READ), (self.write, Access::WRITE), (self.mknod, Access::MKNOD)]
             .into_iter()
@@ -97,7 +97,7 @@ impl Decision {
             .fold(Access::NONE, |access, (_, bit)| access.union(bit))
     }
 
-    /// The first errno other than `EPERM`, which makes the decision unknown.
+    /// Returns the first errno other than `EPERM`, which makes the decision unknown.
     pub fn failure(&self) -> Option<i32> {
         [self.read, self.write, self.mknod].into_iter().find_map(|outcome| match outcome {
             Outcome::Failed(errno) => Some(errno),
@@ -135,7 +135,7 @@ impl NodeDir {
         Ok(Self { mount, devices: devices.to_vec(), access_names, mknod_names })
     }
 
-    /// The devices, in the order of the helper's decisions.
+    /// Returns the devices, in the order of the helper's decisions.
     pub fn devices(&self) -> &[Device] {
         &self.devices
     }

@@ -1,7 +1,7 @@
-//! Which hierarchy vtty enforces through for a container, and what each holds.
+//! The hierarchies vtty enforces through for a container, and their state.
 //!
-//! vtty sets rules in a hierarchy only on a cgroup that holds this container alone:
-//! a rule on a shared cgroup would change its neighbours too. On a hybrid host
+//! vtty sets rules in a hierarchy only on a cgroup that contains this container
+//! alone, because a rule on a shared cgroup would change its neighbours too. On a hybrid host
 //! whose runtime made only v1 cgroups, the container's v2 cgroup is shared, so vtty
 //! enforces through v1 and only checks v2. With neither usable it refuses.
 
@@ -24,7 +24,7 @@ pub struct Layers {
     pub v1: Option<Cgroup>,
     /// The v2 cgroup, when vtty attaches its gate there.
     pub v2: Option<Cgroup>,
-    /// Why a hierarchy is only checked, as notes for the user.
+    /// Notes for the user on each hierarchy that is only checked.
     pub notes: Vec<String>,
     /// The same reasons without the note's ending.
     pub reasons: Vec<String>,
@@ -84,7 +84,7 @@ fn usable(placement: Option<&Placement>, version: Version) -> Result<Cgroup, Str
     Ok(cgroup.clone())
 }
 
-/// What a v1 devices cgroup holds.
+/// The state of a v1 devices cgroup.
 #[derive(Clone, Debug)]
 pub struct V1State {
     /// The cgroup.
@@ -118,7 +118,7 @@ impl V1State {
         self.record.as_ref().and_then(|record| record.allowed(device))
     }
 
-    /// Where [`Self::intended`] came from.
+    /// Names the source of [`Self::intended`].
     pub fn source(&self, device: &Device) -> &'static str {
         match (self.recorded(device), &self.list) {
             (Some(_), _) => "vtty record",
@@ -128,7 +128,7 @@ impl V1State {
     }
 }
 
-/// What a v2 cgroup holds of vtty's.
+/// The state of vtty's gate on a v2 cgroup.
 #[derive(Clone, Debug)]
 pub struct V2State {
     /// The cgroup.
@@ -147,7 +147,7 @@ impl V2State {
         Ok(Self { cgroup: cgroup.clone(), id, gate })
     }
 
-    /// The access vtty's gate gives `device` (everything without a gate).
+    /// Returns the access vtty's gate gives `device` (everything without a gate).
     pub fn intended(&self, device: &Device) -> Access {
         match &self.gate {
             None => Access::ALL,
@@ -160,7 +160,7 @@ impl V2State {
     }
 }
 
-/// The devices the gate program denies without a map entry.
+/// Returns true for the devices the gate program denies without a map entry.
 fn in_fixed_set(device: &Device) -> bool {
     (device.major == TTYAUX_MAJOR && device.minor == CONSOLE_MINOR)
         || (device.major == TTY_MAJOR && device.minor <= LAST_TTY)

@@ -40,7 +40,7 @@ use record::Records;
 /// system calls, so only a frozen cgroup comes near this.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where policy commands look and write.
+/// Paths and facts that the policy commands read and write.
 #[derive(Clone, Debug)]
 pub struct Context {
     /// The mounted cgroup hierarchies.
@@ -71,12 +71,12 @@ impl Context {
         })
     }
 
-    /// The device set for `names` (every terminal when `None`).
+    /// Lists the device set for `names` (every terminal when `None`).
     pub fn device_set(&self, names: Option<&[TtyName]>) -> Vec<Device> {
         devices::device_set(names, self.vttys_major)
     }
 
-    /// vtty's records under the state directory.
+    /// Returns vtty's records under the state directory.
     pub fn records(&self) -> Records {
         Records::new(&self.state_dir)
     }

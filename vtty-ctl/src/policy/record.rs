@@ -1,7 +1,7 @@
 //! vtty's own record of the cgroups it manages, as JSON files under the state
 //! directory (`/run/vtty` by default, so records end with the boot, as cgroups do).
 //!
-//! `v1/<cgroup id>.json` holds the access vtty set for each device of a v1 devices
+//! `v1/<cgroup id>.json` contains the access vtty set for each device of a v1 devices
 //! cgroup, because a default-allow cgroup's `devices.list` hides deny rules.
 //! `v2/<cgroup id>.json` names the cgroup and container of a device gate; the gate's
 //! rules live in its pinned map. Records are keyed by cgroup id, which the kernel
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::devices::{Access, Device};
 use crate::cgroup::Version;
 
-/// What vtty knows about one cgroup it manages.
+/// vtty's record of one cgroup it manages.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// The ctid given when vtty last changed the cgroup.
@@ -32,7 +32,8 @@ pub struct Record {
 }
 
 impl Record {
-    /// The access vtty left for `device`, `None` when it never set a rule for it.
+    /// Returns the access vtty left for `device`, or `None` when it never set a
+    /// rule for it.
     pub fn allowed(&self, device: &Device) -> Option<Access> {
         self.rules.get(&device.rule()).and_then(|letters| Access::parse(letters))
     }
@@ -107,7 +108,7 @@ impl Records {
         }
     }
 
-    /// Every record of `version` with its cgroup id, sorted by id.
+    /// Lists every record of `version` with its cgroup id, sorted by id.
     pub fn list(&self, version: Version) -> io::Result<Vec<(u64, Record)>> {
         let entries = match fs::read_dir(self.version_dir(version)) {
             Ok(entries) => entries,

@@ -20,9 +20,8 @@ pub struct RuleLine {
     pub device: Device,
     /// The access in force there.
     pub access: Access,
-    /// Where the access comes from: `vtty record`, `devices.list`, `default allow`,
-    /// `gate`, `no gate`, or `detached gate (R)` with the gate's rule R that is not
-    /// in force.
+    /// Source of the access: `vtty record`, `devices.list`, `default allow`, `gate`,
+    /// `no gate`, or `detached gate (R)` with the gate's rule R that is not in force.
     pub source: String,
 }
 
@@ -40,7 +39,7 @@ pub struct RulesReport {
 }
 
 impl RulesReport {
-    /// The access in force for `device` in `version`.
+    /// Returns the access in force for `device` in `version`.
     pub fn access(&self, version: Version, device: &Device) -> Option<Access> {
         self.lines
             .iter()

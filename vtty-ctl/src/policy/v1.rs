@@ -4,8 +4,8 @@
 //! A v1 devices cgroup either allows everything except its exceptions (default
 //! allow) or denies everything except them (default deny). Writing a rule to
 //! `devices.allow` removes a deny exception or adds an allow exception, and the
-//! kernel rejects it with `EPERM` when the parent does not allow the same; writing
-//! to `devices.deny` does the opposite and never needs the parent. `devices.list`
+//! kernel rejects it with `EPERM` when the parent does not allow the same. Writing
+//! to `devices.deny` does the opposite and never needs the parent's permission. `devices.list`
 //! shows the allow exceptions of a default-deny cgroup but only `a *:* rwm` for a
 //! default-allow one, hiding its deny exceptions, which is why vtty keeps its own
 //! record of the rules it set.
@@ -16,7 +16,7 @@ use std::io::{self, Write as _};
 use super::devices::{Access, Device};
 use crate::cgroup::Cgroup;
 
-/// Which file a rule goes to.
+/// The file a rule is written to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RuleFile {
     /// `devices.allow`.
@@ -26,7 +26,7 @@ pub enum RuleFile {
 }
 
 impl RuleFile {
-    /// The file name.
+    /// Returns the file name.
     pub fn name(self) -> &'static str {
         match self {
             Self::Allow => "devices.allow",
@@ -97,8 +97,8 @@ impl List {
         }
     }
 
-    /// A wildcard exception that allows `access` to `device`: writing a deny rule
-    /// for the exact device does not remove it.
+    /// Finds a wildcard exception that allows `access` to `device`. Writing a deny
+    /// rule for the exact device does not remove it.
     pub fn wildcard_allowing(&self, device: &Device, access: Access) -> Option<Exception> {
         let Self::DefaultDeny(exceptions) = self else { return None };
         exceptions
@@ -141,7 +141,7 @@ pub fn parse_list(text: &str) -> Option<List> {
     Some(List::DefaultDeny(exceptions))
 }
 
-/// The nearest ancestor of `cgroup` whose list shows that it does not allow
+/// Finds the nearest ancestor of `cgroup` whose list shows that it does not allow
 /// `access` to `device`. Ancestors under default allow cannot show their deny
 /// exceptions, so the search may find none even though one of them forbids.
 pub fn forbidding_ancestor(cgroup: &Cgroup, device: &Device, access: Access) -> Option<Cgroup> {

@@ -97,8 +97,14 @@ impl Env {
             init_pid: 0,
             bpffs_mounted: false,
         };
-        nix::mount::mount(Some("bpf"), &dir.join("bpf"), Some("bpf"), nix::mount::MsFlags::empty(), None::<&str>)
-            .expect("mount a private bpffs");
+        nix::mount::mount(
+            Some("bpf"),
+            &dir.join("bpf"),
+            Some("bpf"),
+            nix::mount::MsFlags::empty(),
+            None::<&str>,
+        )
+        .expect("mount a private bpffs");
         env.bpffs_mounted = true;
         fs::write(
             dir.join("config.toml"),
@@ -121,13 +127,14 @@ impl Env {
         }
         env.init_pid = spawn_container(env.v2.as_deref(), None).expect("start the container");
         if let Some(v1) = &env.v1 {
-            fs::write(v1.join("cgroup.procs"), env.init_pid.to_string()).expect("move the container into v1");
+            fs::write(v1.join("cgroup.procs"), env.init_pid.to_string())
+                .expect("move the container into v1");
         }
         env
     }
 
-    /// The ctid that names the container: its absolute cgroup path, or `pid:N`
-    /// when it has no test cgroup.
+    /// Returns the ctid that names the container: its absolute cgroup path, or
+    /// `pid:N` when it has no test cgroup.
     pub fn ctid(&self) -> String {
         if self.v1.is_some() || self.v2.is_some() {
             format!("/{}", self.name)
@@ -157,10 +164,11 @@ impl Env {
     }
 
     pub fn container(&self) -> Container {
-        container::resolve(&self.ctid(), "/", &self.hierarchies).expect("resolve the test container")
+        container::resolve(&self.ctid(), "/", &self.hierarchies)
+            .expect("resolve the test container")
     }
 
-    /// The v2 test cgroup as the library names it.
+    /// Returns the v2 test cgroup as the library names it.
     pub fn v2_cgroup(&self) -> vtty_ctl::cgroup::Cgroup {
         self.hierarchies.cgroup(Version::V2, &format!("/{}", self.name)).expect("v2 cgroup")
     }
@@ -188,13 +196,15 @@ impl Env {
     /// Opens `node` from a process in the container's test cgroups and returns
     /// the errno (0 when the open succeeded).
     pub fn open_errno(&self, node: &Path) -> i32 {
-        let procs: Vec<PathBuf> = [&self.v1, &self.v2].into_iter().flatten().map(|d| d.join("cgroup.procs")).collect();
+        let procs: Vec<PathBuf> =
+            [&self.v1, &self.v2].into_iter().flatten().map(|d| d.join("cgroup.procs")).collect();
         open_in_cgroups(&procs, node)
     }
 
     /// Device program ids attached to the v2 test cgroup.
     pub fn attached_programs(&self) -> Vec<u32> {
-        vtty_ctl::policy::bpf::device_programs(self.v2.as_ref().expect("v2 cgroup"), false).expect("query")
+        vtty_ctl::policy::bpf::device_programs(self.v2.as_ref().expect("v2 cgroup"), false)
+            .expect("query")
     }
 
     /// Everything that a failed command must leave unchanged: the rules vtty
@@ -301,7 +311,8 @@ pub fn spawn_container(v2: Option<&Path>, root: Option<&Path>) -> io::Result<i32
     let arg0 = CString::new("sleep").expect("arg");
     let arg1 = CString::new("100000").expect("arg");
     let argv = [arg0.as_ptr(), arg1.as_ptr(), std::ptr::null()];
-    let root = root.map(|root| CString::new(root.as_os_str().as_encoded_bytes()).expect("root path"));
+    let root =
+        root.map(|root| CString::new(root.as_os_str().as_encoded_bytes()).expect("root path"));
     let v2_dir = v2.map(fs::File::open).transpose()?;
 
     let mut args = CloneArgs {
@@ -318,12 +329,24 @@ pub fn spawn_container(v2: Option<&Path>, root: Option<&Path>) -> io::Result<i32
     }
     // SAFETY: clone3 with a zero stack forks. The child makes only raw system
     // calls (mount, chroot, pause, execv, _exit) on memory prepared above.
-    let pid = unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) };
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
     if pid == 0 {
         // SAFETY: as above; the child never returns.
         unsafe {
             if let Some(root) = &root {
-                libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null());
+                libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                );
                 if libc::chroot(root.as_ptr()) != 0 {
                     libc::_exit(101);
                 }
@@ -344,8 +367,10 @@ pub fn spawn_container(v2: Option<&Path>, root: Option<&Path>) -> io::Result<i32
 /// Forks a process that joins the cgroups whose `cgroup.procs` files are given,
 /// opens `node` read-only, and exits with the errno of the open (0 on success).
 pub fn open_in_cgroups(procs: &[PathBuf], node: &Path) -> i32 {
-    let files: Vec<fs::File> =
-        procs.iter().map(|path| fs::OpenOptions::new().write(true).open(path).expect("open cgroup.procs")).collect();
+    let files: Vec<fs::File> = procs
+        .iter()
+        .map(|path| fs::OpenOptions::new().write(true).open(path).expect("open cgroup.procs"))
+        .collect();
     let node = CString::new(node.as_os_str().as_encoded_bytes()).expect("node path");
     // SAFETY: the child makes only raw system calls on memory prepared above.
     let pid = unsafe { libc::fork() };
@@ -368,7 +393,9 @@ pub fn open_in_cgroups(procs: &[PathBuf], node: &Path) -> i32 {
     assert!(pid > 0, "fork failed: {}", io::Error::last_os_error());
     let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).expect("waitpid");
     match status {
-        nix::sys::wait::WaitStatus::Exited(_, 200) => panic!("the opener could not join the cgroups"),
+        nix::sys::wait::WaitStatus::Exited(_, 200) => {
+            panic!("the opener could not join the cgroups")
+        }
         nix::sys::wait::WaitStatus::Exited(_, code) => code,
         other => panic!("the opener ended with {other:?}"),
     }
@@ -413,8 +440,8 @@ pub fn parse_rules(stdout: &str) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// The expected `rules` lines for `layers` when `denied` devices (`c 4:2`) have no
-/// access and every other device of the set has rwm.
+/// Builds the expected `rules` lines for `layers` when `denied` devices (`c 4:2`)
+/// have no access and every other device of the set has rwm.
 pub fn expected_rules(layers: &[&str], denied: &[&str]) -> Vec<(String, String, String)> {
     let mut devices: Vec<String> = (0..=12).map(|minor| format!("c 4:{minor}")).collect();
     devices.push("c 5:1".to_owned());
@@ -486,7 +513,8 @@ fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
 
 fn sys_bpf<T>(command: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
     // SAFETY: `attr` is a `#[repr(C)]` prefix of `union bpf_attr` for `command`.
-    let ret = unsafe { libc::syscall(libc::SYS_bpf, command, attr as *mut T, std::mem::size_of::<T>()) };
+    let ret =
+        unsafe { libc::syscall(libc::SYS_bpf, command, attr as *mut T, std::mem::size_of::<T>()) };
     if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) }
 }
 
