@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::driver::{self, ContainerInfo, Control, TtyDriverInfo};
 use crate::policy::gate;
 use crate::policy::record::Records;
+use crate::probes::PinLayout;
 
 /// One pinned device gate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,8 +35,10 @@ pub struct Status {
     pub hierarchies: Result<Hierarchies, String>,
     /// vtty's device gates.
     pub gates: Result<Vec<GateStatus>, String>,
-    /// Entries of the pin directory other than `gates`: the pinned probes.
-    pub pinned_probes: Result<Vec<String>, String>,
+    /// The probes' pins that exist, by short name (`maps/COUNTERS`).
+    pub pinned_probes: Vec<String>,
+    /// Number of pins a complete load of the probes creates.
+    pub probe_pins_expected: usize,
     /// The pin directory.
     pub pin_dir: String,
 }
@@ -63,6 +66,7 @@ pub fn status(config: &Config) -> Status {
         hierarchies,
         gates,
         pinned_probes: pinned_probes(&config.pin_dir),
+        probe_pins_expected: PinLayout::new(config.pin_dir.join("probes")).expected_pins().len(),
         pin_dir: config.pin_dir.display().to_string(),
     }
 }
@@ -86,19 +90,14 @@ fn gates(config: &Config, hierarchies: &Hierarchies) -> Result<Vec<GateStatus>, 
         .collect())
 }
 
-fn pinned_probes(pin_dir: &Path) -> Result<Vec<String>, String> {
-    let entries = match fs::read_dir(pin_dir) {
-        Ok(entries) => entries,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(error) => return Err(format!("cannot read {}: {error}", pin_dir.display())),
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name != "gates")
-        .collect();
-    names.sort();
-    Ok(names)
+/// Lists the probes' pins that exist, by their short names (`maps/COUNTERS`).
+fn pinned_probes(pin_dir: &Path) -> Vec<String> {
+    PinLayout::new(pin_dir.join("probes"))
+        .expected_pins()
+        .into_iter()
+        .filter(|(_, path)| fs::symlink_metadata(path).is_ok())
+        .map(|(name, _)| name)
+        .collect()
 }
 
 impl fmt::Display for Status {
@@ -179,14 +178,21 @@ impl fmt::Display for Status {
             Err(error) => writeln!(f, "device gates: {error}")?,
         }
 
-        match &self.pinned_probes {
-            Ok(names) if names.is_empty() => {
-                writeln!(f, "probes: not pinned under {}", self.pin_dir)?
-            }
-            Ok(names) => {
-                writeln!(f, "probes: pinned under {}: {}", self.pin_dir, names.join(", "))?
-            }
-            Err(error) => writeln!(f, "probes: {error}")?,
+        let probes_dir = format!("{}/probes", self.pin_dir);
+        let names = &self.pinned_probes;
+        if names.is_empty() {
+            writeln!(f, "probes: not pinned under {probes_dir}")?;
+        } else if names.len() == self.probe_pins_expected {
+            writeln!(f, "probes: pinned under {probes_dir}")?;
+        } else {
+            writeln!(
+                f,
+                "probes: only {} of {} pins exist under {probes_dir} ({}); run vtty-ctl probes \
+                 unload, then vtty-ctl probes load",
+                names.len(),
+                self.probe_pins_expected,
+                names.join(", ")
+            )?;
         }
         Ok(())
     }

@@ -151,9 +151,9 @@ pub fn run(cli: Cli) -> exit::Result<()> {
             print!("{}", crate::status::status(&config));
             Ok(())
         }
-        Command::Probes(args) => probes::probes(args),
-        Command::Stats(args) => probes::stats(args),
-        Command::Trace(args) => probes::trace(args),
+        Command::Probes(args) => probes::run_probes(args),
+        Command::Stats(args) => probes::run_stats(args),
+        Command::Trace(args) => probes::run_trace(args),
     }
 }
 

@@ -1,80 +1,124 @@
-//! Arguments of `probes`, `stats` and `trace`; the probes module runs them.
+//! Arguments of `vtty-ctl probes`, `stats` and `trace`.
 
-use clap::{Args, Subcommand};
+use clap::{ArgAction, Args, Subcommand};
 
-use crate::exit::{self, ExitCode};
-use crate::fail;
+use crate::exit;
 
-/// Arguments of `probes`.
+/// `vtty-ctl probes`: manage the eBPF probes on the driver's tracepoints.
 #[derive(Debug, Args)]
 pub struct ProbesArgs {
     /// The action on the probes.
     #[command(subcommand)]
-    pub action: ProbesAction,
+    pub command: ProbesCommand,
 }
 
-/// The `probes` subcommands.
+/// Subcommands of `vtty-ctl probes`.
 #[derive(Debug, Subcommand)]
-pub enum ProbesAction {
+pub enum ProbesCommand {
     /// Load the probes and attach them to the driver's tracepoints.
     ///
-    /// Pinned probes (the default) stay loaded after vtty-ctl exits, so counters
-    /// outlive any viewer. They hold a reference on the driver module, so run
-    /// `probes unload` before unloading the driver.
+    /// Pinned probes (the default) stay under /sys/fs/bpf/vtty/probes after the
+    /// command exits, so counters outlive any viewer. They keep a reference on the
+    /// driver module, so run `vtty-ctl probes unload` before unloading the driver.
+    /// Already pinned probes are reused, never loaded twice.
     Load {
-        /// Pin the probes under the pin directory (--pin=false to keep them only
-        /// while this process runs).
-        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+        /// Pin the probes (true) or keep them attached only while this command runs
+        /// (false, until Ctrl-C).
+        #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
         pin: bool,
     },
-    /// Detach and unpin the probes.
+    /// Remove every pin of the probes, which detaches them.
+    ///
+    /// Run this before unloading the driver: pinned tracepoint links keep the
+    /// module loaded.
     Unload,
-    /// Show whether the probes are loaded and pinned.
+    /// Show the pins, programs, maps and lost-event counts of the probes.
     Status,
 }
 
-/// Arguments of `stats`.
+/// `vtty-ctl stats`: per-terminal counters of every container.
 #[derive(Debug, Args)]
 pub struct StatsArgs {
-    /// Print JSON instead of a table.
+    /// Print JSON instead of a table (one object per line with --watch).
     #[arg(long)]
     pub json: bool,
-
     /// Print again every SECONDS seconds until interrupted.
     #[arg(long, value_name = "SECONDS")]
     pub watch: Option<u64>,
-
-    /// Only this container (by ctid or registered name).
+    /// Show only this container (its registered name, or its nsid).
     pub ctid: Option<String>,
 }
 
-/// Arguments of `trace`.
+/// `vtty-ctl trace`: print the probes' events as they happen.
 #[derive(Debug, Args)]
 pub struct TraceArgs {
-    /// Only this container (by ctid or registered name).
+    /// Show only this container's events (its registered name, or its nsid).
     pub ctid: Option<String>,
 }
 
-/// `vtty-ctl probes`.
-pub fn probes(args: &ProbesArgs) -> exit::Result<()> {
-    not_built("probes", args)
+/// Runs `vtty-ctl probes`.
+pub fn run_probes(args: &ProbesArgs) -> exit::Result<()> {
+    crate::probes::cli::probes(args)
 }
 
-/// `vtty-ctl stats`.
-pub fn stats(args: &StatsArgs) -> exit::Result<()> {
-    not_built("stats", args)
+/// Runs `vtty-ctl stats`.
+pub fn run_stats(args: &StatsArgs) -> exit::Result<()> {
+    crate::probes::cli::stats(args)
 }
 
-/// `vtty-ctl trace`.
-pub fn trace(args: &TraceArgs) -> exit::Result<()> {
-    not_built("trace", args)
+/// Runs `vtty-ctl trace`.
+pub fn run_trace(args: &TraceArgs) -> exit::Result<()> {
+    crate::probes::cli::trace(args)
 }
 
-// NOTE: `crate::probes::cli::{probes, stats, trace}` take these arguments; until
-// that module exists, the commands fail here.
-fn not_built(command: &str, _args: &dyn std::fmt::Debug) -> exit::Result<()> {
-    Err(fail!(
-        ExitCode::Failure,
-        "vtty-ctl {command} is not available in this build: the probe loader is missing"
-    ))
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Harness {
+        #[command(subcommand)]
+        command: Top,
+    }
+
+    #[derive(Debug, Subcommand)]
+    enum Top {
+        Probes(ProbesArgs),
+        Stats(StatsArgs),
+        Trace(TraceArgs),
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        Harness::command().debug_assert();
+    }
+
+    #[test]
+    fn load_pins_by_default() {
+        let parsed = Harness::try_parse_from(["vtty-ctl", "probes", "load"]).expect("parses");
+        assert!(matches!(
+            parsed.command,
+            Top::Probes(ProbesArgs { command: ProbesCommand::Load { pin: true } })
+        ));
+        let parsed = Harness::try_parse_from(["vtty-ctl", "probes", "load", "--pin", "false"])
+            .expect("parses");
+        assert!(matches!(
+            parsed.command,
+            Top::Probes(ProbesArgs { command: ProbesCommand::Load { pin: false } })
+        ));
+    }
+
+    #[test]
+    fn stats_takes_watch_and_ctid() {
+        let parsed =
+            Harness::try_parse_from(["vtty-ctl", "stats", "--json", "--watch", "2", "101"])
+                .expect("parses");
+        let Top::Stats(stats) = parsed.command else { panic!("not stats") };
+        assert!(stats.json);
+        assert_eq!(stats.watch, Some(2));
+        assert_eq!(stats.ctid.as_deref(), Some("101"));
+        assert!(Harness::try_parse_from(["vtty-ctl", "stats", "--watch", "soon"]).is_err());
+    }
 }
