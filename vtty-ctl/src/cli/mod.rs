@@ -14,17 +14,6 @@ use crate::container::{self, Container};
 use crate::exit::{self, ExitCode};
 use crate::fail;
 
-const EXIT_STATUS: &str = "\
-Exit status:
-  0  success
-  1  a failure that fits no other class
-  2  invalid usage or a value that does not parse
-  3  a named container, cgroup, process or file does not exist
-  4  not root, or the kernel refused for lack of privilege
-  5  the vtty driver is not loaded
-  6  another component prevents the change (a parent cgroup, another device manager, a busy terminal)
-  7  check found the policy not in force";
-
 /// Administration of vtty: per-container consoles, their device-cgroup policy, and
 /// the eBPF probes that observe them.
 ///
@@ -33,7 +22,7 @@ Exit status:
 /// Terminals are named as the container names them: `console`, `tty0` .. `tty12`, or a
 /// number (`2` is tty2).
 #[derive(Debug, Parser)]
-#[command(name = "vtty-ctl", version, after_long_help = EXIT_STATUS)]
+#[command(name = "vtty-ctl", version, after_long_help = exit::exit_status_help())]
 pub struct Cli {
     /// Cgroup under which bare container names are looked up.
     ///
@@ -228,6 +217,16 @@ mod tests {
             if let Err(error) = Cli::try_parse_from(*case) {
                 panic!("{case:?}: {error}");
             }
+        }
+    }
+
+    #[test]
+    fn help_lists_every_exit_code() {
+        let help = Cli::command().render_long_help().to_string();
+        // Help text is wrapped to the terminal width, so compare words.
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for code in ExitCode::ALL {
+            assert!(help.contains(code.meaning()), "{code:?} missing from the help");
         }
     }
 

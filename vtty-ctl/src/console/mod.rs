@@ -218,7 +218,9 @@ fn session(mut attach: File, options: &Options) -> exit::Result<End> {
 
         if fds[1].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
             let mut typed = [0u8; 4096];
-            match stdin.lock().read(&mut typed) {
+            // Read the descriptor itself: `Stdin` buffers, and poll cannot see bytes
+            // left in its buffer.
+            match read_fd(stdin.as_raw_fd(), &mut typed) {
                 Ok(0) => stdin_open = false,
                 Ok(count) => {
                     if scanner.feed(&typed[..count], &mut pending) {
@@ -243,6 +245,12 @@ fn session(mut attach: File, options: &Options) -> exit::Result<End> {
     };
     eprintln!("\r\nvtty-ctl: {message}");
     Ok(end)
+}
+
+fn read_fd(fd: i32, buffer: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buffer` is valid for `buffer.len()` writable bytes.
+    let count = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+    if count < 0 { Err(io::Error::last_os_error()) } else { Ok(count as usize) }
 }
 
 fn poll_fd(fd: i32, events: libc::c_short) -> libc::pollfd {

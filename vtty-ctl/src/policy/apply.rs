@@ -256,7 +256,10 @@ pub fn apply(
     if dry_run {
         return Ok(Applied { plan, verification: None });
     }
-    context.prepare_pin_dir()?;
+    let uses_gate = plan.steps.iter().any(|step| !matches!(step, Step::V1Rule { .. }));
+    if uses_gate {
+        context.prepare_pin_dir()?;
+    }
     super::prune(context);
 
     let mut journal = Journal::default();
