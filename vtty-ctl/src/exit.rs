@@ -57,8 +57,10 @@ impl ExitCode {
 
 /// Formats the "Exit status" section of a help text from [`ExitCode::ALL`].
 pub fn exit_status_help() -> String {
-    let lines: Vec<String> =
-        ExitCode::ALL.iter().map(|code| format!("  {}  {}", *code as i32, code.meaning())).collect();
+    let lines: Vec<String> = ExitCode::ALL
+        .iter()
+        .map(|code| format!("  {}  {}", *code as i32, code.meaning()))
+        .collect();
     format!("Exit status:\n{}", lines.join("\n"))
 }
 
