@@ -415,6 +415,8 @@ impl Explain<'_> {
         }
 
         // One helper per hierarchy alone; the other hierarchy is vtty-ctl's own cgroup.
+        // NOTE: this attribution assumes vtty-ctl's own cgroups allow the device set;
+        // when they do not, the finding names the wrong hierarchy.
         let timeout = self.context.probe_timeout;
         let v2_alone =
             leaf.v2.as_ref().map(|cgroup| helper::probe(self.nodes, Some(cgroup), None, timeout));
