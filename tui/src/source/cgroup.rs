@@ -1,11 +1,11 @@
-//! The host's device-cgroup hierarchies, found in `/proc/self/mountinfo`.
+//! The host's device-cgroup hierarchies, as the status line shows them.
 //!
 //! Hosts can be hybrid: a cgroup v1 `devices` hierarchy and cgroup v2 may both be
 //! mounted, and the kernel enforces both, so the dashboard reports each one.
 
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
+
+use vtty_ctl::cgroup::Hierarchies;
 
 /// Mounted device-cgroup hierarchies.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,48 +19,19 @@ pub struct CgroupState {
 }
 
 impl CgroupState {
-    /// Reads `/proc/self/mountinfo`.
+    /// Finds the hierarchies in `/proc/self/mountinfo`.
     pub fn read() -> Self {
-        match std::fs::read_to_string("/proc/self/mountinfo") {
-            Ok(text) => Self::parse(&text),
+        match Hierarchies::discover() {
+            Ok(hierarchies) => Self {
+                v1_devices: hierarchies.v1_devices.map(|mount| mount.mount_point),
+                v2: hierarchies.v2.map(|mount| mount.mount_point),
+                problem: None,
+            },
             Err(error) => Self {
-                problem: Some(format!("cannot read /proc/self/mountinfo: {error}")),
+                problem: Some(format!("reading /proc/self/mountinfo failed: {error}")),
                 ..Self::default()
             },
         }
-    }
-
-    /// Finds the first v1 `devices` and the first v2 mount in a mountinfo text.
-    ///
-    /// A line reads `ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE
-    /// SOURCE SUPEROPTIONS`; v1 hierarchies carry their controllers in the super
-    /// options.
-    pub fn parse(mountinfo: &str) -> Self {
-        let mut state = Self::default();
-        for line in mountinfo.lines() {
-            let Some((mount, filesystem)) = line.split_once(" - ") else {
-                continue;
-            };
-            let Some(mount_point) = mount.split_whitespace().nth(4) else {
-                continue;
-            };
-            let mut fields = filesystem.split_whitespace();
-            let fs_type = fields.next();
-            let super_options = fields.nth(1).unwrap_or("");
-            match fs_type {
-                Some("cgroup2") if state.v2.is_none() => {
-                    state.v2 = Some(unescape(mount_point));
-                }
-                Some("cgroup")
-                    if state.v1_devices.is_none()
-                        && super_options.split(',').any(|option| option == "devices") =>
-                {
-                    state.v1_devices = Some(unescape(mount_point));
-                }
-                _ => {}
-            }
-        }
-        state
     }
 
     /// Returns a short description for the status line.
@@ -77,69 +48,40 @@ impl CgroupState {
     }
 }
 
-/// Decodes the octal escapes (`\040` for a space) that mountinfo uses in paths.
-fn unescape(path: &str) -> PathBuf {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escape = bytes.get(i + 1..i + 4);
-        let code = escape
-            .filter(|digits| bytes[i] == b'\\' && digits.iter().all(|d| (b'0'..=b'7').contains(d)))
-            .map(|d| (d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
-        match code {
-            Some(byte) => {
-                out.push(byte);
-                i += 4;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    PathBuf::from(OsString::from_vec(out))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const HYBRID: &str = "\
-25 30 0:23 / /sys rw,nosuid shared:7 - sysfs sysfs rw
-31 25 0:26 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755
-32 31 0:27 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw,nsdelegate
-35 31 0:30 / /sys/fs/cgroup/cpu,cpuacct rw shared:14 - cgroup cgroup rw,cpu,cpuacct
-36 31 0:31 / /sys/fs/cgroup/devices rw,nosuid shared:15 - cgroup cgroup rw,devices
-";
-
     #[test]
-    fn hybrid_host_has_both() {
-        let state = CgroupState::parse(HYBRID);
-        assert_eq!(
-            state.v1_devices,
-            Some(PathBuf::from("/sys/fs/cgroup/devices"))
-        );
-        assert_eq!(state.v2, Some(PathBuf::from("/sys/fs/cgroup/unified")));
-        assert_eq!(state.summary(), "v1 devices + v2");
+    fn summary_names_each_hierarchy() {
+        let both = CgroupState {
+            v1_devices: Some(PathBuf::from("/sys/fs/cgroup/devices")),
+            v2: Some(PathBuf::from("/sys/fs/cgroup/unified")),
+            problem: None,
+        };
+        assert_eq!(both.summary(), "v1 devices + v2");
+        let v2 = CgroupState {
+            v1_devices: None,
+            ..both.clone()
+        };
+        assert_eq!(v2.summary(), "v2 only");
+        let v1 = CgroupState { v2: None, ..both };
+        assert_eq!(v1.summary(), "v1 devices only");
+        assert_eq!(CgroupState::default().summary(), "no device cgroup mounted");
     }
 
     #[test]
-    fn v1_without_devices_controller_ignored() {
-        let line = "35 31 0:30 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n";
-        assert_eq!(CgroupState::parse(line).v1_devices, None);
-        assert_eq!(
-            CgroupState::parse(line).summary(),
-            "no device cgroup mounted"
-        );
+    fn problem_replaces_summary() {
+        let state = CgroupState {
+            problem: Some("reading failed".to_owned()),
+            ..CgroupState::default()
+        };
+        assert_eq!(state.summary(), "reading failed");
     }
 
     #[test]
-    fn escaped_mount_point_decoded() {
-        let line = "32 31 0:27 / /mnt/my\\040cgroup rw - cgroup2 cgroup2 rw\n";
-        assert_eq!(
-            CgroupState::parse(line).v2,
-            Some(PathBuf::from("/mnt/my cgroup"))
-        );
+    fn host_hierarchies_read() {
+        let state = CgroupState::read();
+        assert_eq!(state.problem, None);
     }
 }

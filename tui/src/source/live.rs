@@ -1,11 +1,12 @@
 //! The real data source: the driver's registry, the probes' counters and events,
-//! and the policy library of `vtty-ctl`.
+//! and the device-cgroup policy of `vtty-ctl`.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use vtty_ctl::driver::{self, Control};
+use vtty_ctl::policy::Change;
 use vtty_ctl::probes::{self, Acquire, ProbeError, ProbePaths, Probes};
 use vtty_ctl::snapshot::{Snapshot, Sources};
 
@@ -100,11 +101,11 @@ impl DataSource for LiveSource {
     }
 
     fn allow(&self, target: &PolicyTarget) -> Result<String, String> {
-        Err(policy_missing("allow", target))
+        super::policy::change(Change::Allow, target)
     }
 
     fn deny(&self, target: &PolicyTarget) -> Result<String, String> {
-        Err(policy_missing("deny", target))
+        super::policy::change(Change::Deny, target)
     }
 }
 
@@ -141,16 +142,6 @@ fn fill_driver_totals(snapshot: &mut Snapshot) {
             terminal.bytes_dropped = totals.dropped;
         }
     }
-}
-
-// TODO: call vtty_ctl::policy once it exists; until then allow and deny change
-// nothing and their error names the vtty-ctl command to run instead.
-fn policy_missing(verb: &str, target: &PolicyTarget) -> String {
-    format!(
-        "this build of vtty-top has no device-cgroup policy support; nothing changed. \
-         Run: vtty-ctl {verb} {}",
-        target.name
-    )
 }
 
 /// Sources of a snapshot that could not be taken at all.

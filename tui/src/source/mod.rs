@@ -5,6 +5,7 @@
 
 pub mod cgroup;
 pub mod live;
+pub mod policy;
 
 pub use cgroup::CgroupState;
 

@@ -67,8 +67,8 @@ pub fn render_confirm(frame: &mut Frame, area: Rect, verb: PolicyVerb, target: &
     let (title, effect) = match verb {
         PolicyVerb::Allow => (
             format!(" Allow {}? ", target.name),
-            "Registers it with the driver if needed and grants character devices 5:1, 4:0..12 \
-             and the vttys major (rwm) in its device cgroups, v1 and v2.",
+            "Grants character devices 5:1, 4:0..12 and the vttys major (rwm) in its device \
+             cgroups, v1 and v2, so that it can open its consoles.",
         ),
         PolicyVerb::Deny => (
             format!(" Deny {}? ", target.name),
