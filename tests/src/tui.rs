@@ -2,17 +2,16 @@
 //! real containers, and its screen, parsed with the `vt100` crate, shows the
 //! counters the driver holds for them.
 //!
-//! Each container is a busybox `sh` that is pid 1 of a new pid namespace,
-//! registered with `/dev/vtty`. It opens its `/dev/console`, puts it in raw mode
-//! (so the driver counts exactly the bytes written) and writes a known number of
-//! bytes while nobody is attached, so all of them are dropped. The dashboard
+//! Each container is registered with `/dev/vtty`, and a process in it opens its
+//! `/dev/console`, puts it in raw mode (so the driver counts exactly the bytes
+//! written) and writes a known number of bytes while nobody is attached, so all
+//! of them are dropped. The dashboard
 //! loads the probes itself when none are pinned, so lifecycle events of a
 //! container registered while it runs appear in its event pane.
 
-use std::ffi::CString;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -23,6 +22,8 @@ use anyhow::{Context, Result, bail, ensure};
 use nix::pty::{OpenptyResult, Winsize, openpty};
 use nix::sys::termios::{LocalFlags, tcgetattr};
 use vtty_ctl::driver::Control;
+
+use crate::container::Container;
 
 /// Rows and columns of the pseudo-terminal the dashboard draws on.
 const ROWS: u16 = 30;
@@ -44,14 +45,14 @@ pub const TESTS: &[(&str, Scenario)] =
 /// agrees, and `q` restores the terminal.
 pub fn dashboard_shows_real_counters() -> Result<()> {
     let control = Control::open().context("opening /dev/vtty (is the driver loaded?)")?;
-    let mut first = Container::start(&control, "tui-ct1", 3000)?;
-    let mut second = Container::start(&control, "tui-ct2", 5000)?;
+    let first = Writer::start(&control, "tui-ct1", 3000)?;
+    let second = Writer::start(&control, "tui-ct2", 5000)?;
     let result = check_dashboard(&control, &first, &second);
     let stopped = first.stop().and(second.stop());
     result.and(stopped)
 }
 
-fn check_dashboard(control: &Control, first: &Container, second: &Container) -> Result<()> {
+fn check_dashboard(control: &Control, first: &Writer, second: &Writer) -> Result<()> {
     let mut top = Dashboard::start()?;
 
     // The list: one row per container with 1 of 12 terminals open and the exact
@@ -95,7 +96,7 @@ fn check_dashboard(control: &Control, first: &Container, second: &Container) -> 
 
     // A container registered while the dashboard runs shows up in the event pane
     // as it happens: its registration, then the open of its console.
-    let mut third = Container::start(control, "tui-ct3", 100)?;
+    let third = Writer::start(control, "tui-ct3", 100)?;
     let registered =
         top.wait_for_line(|line| line.contains(" register ") && line.contains(&third.name));
     let opened = top.wait_for_line(|line| line.contains(" open ") && line.contains(&third.name));
@@ -149,131 +150,69 @@ fn check_dashboard(control: &Control, first: &Container, second: &Container) -> 
     top.quit()
 }
 
-/// A container: busybox `sh` as pid 1 of a new pid namespace, registered.
-struct Container {
+/// A registered container with a process that wrote `bytes` bytes to its
+/// raw-mode console and keeps the console open.
+struct Writer {
+    container: Container,
     name: String,
     nsid: u64,
     bytes: u64,
-    pid: libc::pid_t,
-    /// Writing end of the container's stdin; closing it ends the container.
-    input: Option<File>,
+    process: Child,
 }
 
-impl Container {
-    /// Starts the container, registers it and has it write `bytes` bytes to its
-    /// raw-mode console, keeping the console open.
+impl Writer {
+    /// Starts and registers the container, starts its writer and waits until the
+    /// driver counts every byte as dropped.
     fn start(control: &Control, name: &str, bytes: u64) -> Result<Self> {
+        let container = Container::start(name)?;
+        let nsid = container.register(control)?;
         let script = format!(
-            "read go && exec 3<>/dev/console && stty raw -echo <&3 && head -c {bytes} /dev/zero >&3 \
-             && echo written && read done"
+            "exec 3<>/dev/console && stty raw -echo <&3 && head -c {bytes} /dev/zero >&3 \
+             && exec sleep 2147483647"
         );
-        let (input_read, input_write) =
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
-        let (output_read, output_write) =
-            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe2")?;
-        let pid =
-            spawn_in_pid_namespace(&script, input_read.as_raw_fd(), output_write.as_raw_fd())?;
-        drop(input_read);
-        drop(output_write);
-        let mut container = Self {
+        let process = container.spawn(&script)?;
+        let writer = Self {
+            container,
             name: name.to_owned(),
-            nsid: 0,
+            nsid,
             bytes,
-            pid,
-            input: Some(File::from(input_write)),
+            process,
         };
-
-        let pidfd = pidfd_open(pid)?;
-        container.nsid = control
-            .register(pidfd.as_raw_fd(), name)
-            .with_context(|| format!("registering {name} (pid {pid})"))?;
-
-        let input = container.input.as_mut().context("container input closed")?;
-        input
-            .write_all(b"go\n")
-            .context("starting the container's writer")?;
-        let mut line = String::new();
-        BufReader::new(File::from(output_read))
-            .read_line(&mut line)
-            .context("reading the container's output")?;
-        ensure!(
-            line.trim() == "written",
-            "container {name} failed before writing: {line:?}"
-        );
-        Ok(container)
+        writer.wait_until_counted(control)?;
+        Ok(writer)
     }
 
-    /// Ends the container by closing its input and reaps it.
-    fn stop(&mut self) -> Result<()> {
-        self.input.take();
-        let mut status = 0;
-        // SAFETY: `status` is a valid out pointer; `self.pid` is our own child.
-        let reaped = unsafe { libc::waitpid(self.pid, &mut status, 0) };
-        ensure!(
-            reaped == self.pid,
-            "waitpid({}) failed: {}",
-            self.pid,
-            std::io::Error::last_os_error()
-        );
+    /// Polls the driver until the console shows the bytes dropped and one open file.
+    fn wait_until_counted(&self, control: &Control) -> Result<()> {
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            let listed = control.list().context("VTTY_IOC_LIST")?;
+            let console = listed
+                .iter()
+                .find(|info| info.nsid == self.nsid)
+                .and_then(|info| info.terminals.first())
+                .with_context(|| format!("the driver does not list {}", self.name))?;
+            if console.dropped == self.bytes && console.open_count == 1 {
+                return Ok(());
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "{}: the driver counts {} dropped and {} open, expected {} and 1",
+                self.name,
+                console.dropped,
+                console.open_count,
+                self.bytes
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the container, which ends its writer, and reaps the writer.
+    fn stop(mut self) -> Result<()> {
+        self.container.stop()?;
+        self.process.wait().context("waiting for the writer")?;
         Ok(())
     }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        if self.input.is_some() {
-            let _ = self.stop();
-        }
-    }
-}
-
-/// Forks a child that is pid 1 of a new pid namespace and runs `sh -c script`
-/// with stdin and stdout on the given descriptors.
-fn spawn_in_pid_namespace(script: &str, stdin: RawFd, stdout: RawFd) -> Result<libc::pid_t> {
-    // Everything the child touches is prepared before the fork, because a child
-    // of a multi-threaded process may only make async-signal-safe calls.
-    let shell = CString::new("/bin/sh")?;
-    let dash_c = CString::new("-c")?;
-    let script = CString::new(script)?;
-    let argv = [
-        shell.as_ptr(),
-        dash_c.as_ptr(),
-        script.as_ptr(),
-        std::ptr::null(),
-    ];
-
-    let flags = (libc::CLONE_NEWPID | libc::SIGCHLD) as libc::c_ulong;
-    // SAFETY: `clone` without CLONE_VM and with a null stack forks the process,
-    // as `fork` does; the child only calls dup2, execv and _exit below.
-    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
-    if pid == 0 {
-        // SAFETY: async-signal-safe calls on descriptors and strings that stay
-        // valid in the child's copy of the address space; `argv` ends with null.
-        unsafe {
-            libc::dup2(stdin, 0);
-            libc::dup2(stdout, 1);
-            libc::execv(shell.as_ptr(), argv.as_ptr());
-            libc::_exit(127);
-        }
-    }
-    ensure!(
-        pid > 0,
-        "clone(CLONE_NEWPID) failed: {}",
-        std::io::Error::last_os_error()
-    );
-    Ok(pid as libc::pid_t)
-}
-
-fn pidfd_open(pid: libc::pid_t) -> Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    ensure!(
-        fd >= 0,
-        "pidfd_open({pid}) failed: {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: the descriptor was just created and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// `vtty-top` running on a pseudo-terminal, with its screen parsed as it draws.
