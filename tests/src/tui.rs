@@ -12,7 +12,6 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -24,6 +23,9 @@ use nix::sys::termios::{LocalFlags, tcgetattr};
 use vtty_ctl::driver::Control;
 
 use crate::container::Container;
+
+/// The guest's busybox, which provides `setsid`.
+const BUSYBOX: &str = "/bin/busybox";
 
 /// Rows and columns of the pseudo-terminal the dashboard draws on.
 const ROWS: u16 = 30;
@@ -234,23 +236,17 @@ impl Dashboard {
         };
         let OpenptyResult { master, slave } = openpty(Some(&size), None).context("openpty")?;
         let binary = vtty_top_path();
-        let mut command = Command::new(&binary);
+        // `setsid -c` starts a new session with the pty as its controlling terminal,
+        // so `/dev/tty` in vtty-top is the pty, as for a login shell.
+        let mut command = Command::new(BUSYBOX);
         command
+            .args(["setsid", "-c"])
+            .arg(&binary)
             .args(["--interval", "200ms"])
             .env("TERM", "xterm-256color")
             .stdin(Stdio::from(slave.try_clone()?))
             .stdout(Stdio::from(slave.try_clone()?))
             .stderr(Stdio::from(slave.try_clone()?));
-        // SAFETY: setsid and ioctl are async-signal-safe; they make the pty the
-        // controlling terminal of the new session, as a login shell's would be.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
         let child = command
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;

@@ -144,6 +144,7 @@ pub struct App {
     policy_running: bool,
     refresh_running: bool,
     quit: bool,
+    failure: Option<String>,
 }
 
 impl App {
@@ -176,12 +177,18 @@ impl App {
             policy_running: false,
             refresh_running: false,
             quit: false,
+            failure: None,
         }
     }
 
     /// True once the dashboard should exit.
     pub fn should_quit(&self) -> bool {
         self.quit
+    }
+
+    /// The error the dashboard exits with, if it has to stop because of one.
+    pub fn failure(&self) -> Option<&str> {
+        self.failure.as_deref()
     }
 
     /// Applies one event and returns the work the runner must do.
@@ -207,6 +214,10 @@ impl App {
                 Vec::new()
             }
             AppEvent::Shutdown(_) => self.quit(),
+            AppEvent::InputFailed(error) => {
+                self.failure = Some(error);
+                self.quit()
+            }
         }
     }
 

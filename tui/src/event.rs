@@ -24,8 +24,10 @@ pub enum AppEvent {
     PolicyDone(PolicyOutcome),
     /// A warning or error logged by the dashboard or the libraries it uses.
     Log(LogLine),
-    /// A signal or a broken input ends the dashboard.
+    /// A signal or the end of input ends the dashboard normally.
     Shutdown(String),
+    /// Reading the terminal failed; the dashboard exits with this error.
+    InputFailed(String),
 }
 
 /// The numbers of one refresh.

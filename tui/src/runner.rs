@@ -28,7 +28,8 @@ use crate::ui;
 /// but a flood cannot starve the screen.
 const EVENTS_PER_DRAW: usize = 256;
 
-/// Runs the dashboard until it quits or every producer is gone.
+/// Runs the dashboard until it quits or every producer is gone. Fails when the
+/// dashboard had to stop because reading the terminal failed.
 ///
 /// The first refresh starts at once; later ones follow the ticks in `inbox`.
 /// `outbox` is where finished refreshes and policy changes are sent, normally
@@ -50,7 +51,10 @@ where
     loop {
         for command in commands.drain(..) {
             if command == Command::Quit {
-                return Ok(());
+                return match app.failure() {
+                    Some(error) => Err(anyhow::anyhow!("{error}")),
+                    None => Ok(()),
+                };
             }
             // With every sender gone no result could come back, and the loop ends
             // once the inbox is empty.
@@ -148,7 +152,9 @@ pub fn spawn_input(outbox: mpsc::Sender<AppEvent>) {
                 Ok(TerminalEvent::Key(key)) => AppEvent::Key(key),
                 Ok(TerminalEvent::Resize(columns, rows)) => AppEvent::Resize(columns, rows),
                 Ok(_) => continue,
-                Err(error) => AppEvent::Shutdown(format!("reading the terminal failed: {error}")),
+                Err(error) => {
+                    AppEvent::InputFailed(format!("reading the terminal failed: {error}"))
+                }
             };
             if outbox.send(event).await.is_err() {
                 return;

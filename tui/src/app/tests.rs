@@ -531,3 +531,16 @@ fn register_event_names_container() {
     assert_eq!(app.name_of(77), Some("new"));
     assert_eq!(app.log_entries().len(), 1);
 }
+
+#[test]
+fn input_failure_quits_with_error() {
+    let mut app = loaded_app();
+    let failed =
+        AppEvent::InputFailed("reading the terminal failed: Function not implemented".to_owned());
+    assert_eq!(app.handle(failed), vec![Command::Quit]);
+    assert!(app.should_quit());
+    assert_eq!(
+        app.failure(),
+        Some("reading the terminal failed: Function not implemented")
+    );
+}

@@ -161,3 +161,16 @@ async fn deny_error_shown() {
         "deny 101 (nsid 42) failed: deny failed on purpose"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_failure_fails_run() {
+    let (outbox, inbox) = mpsc::channel(4);
+    let failed = AppEvent::InputFailed("reading the terminal failed: broken".to_owned());
+    outbox.send(failed).await.expect("queue event");
+    let (source, _announced) = FixedSource::new(Vec::new());
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test terminal");
+    let mut app = testdata::app();
+    let result = run(&mut terminal, &mut app, source, outbox.downgrade(), inbox).await;
+    let error = result.expect_err("input failure is an error");
+    assert_eq!(error.to_string(), "reading the terminal failed: broken");
+}
