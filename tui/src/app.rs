@@ -186,7 +186,7 @@ impl App {
         self.quit
     }
 
-    /// The error the dashboard exits with, if it has to stop because of one.
+    /// Returns the error that stopped the dashboard, if one did.
     pub fn failure(&self) -> Option<&str> {
         self.failure.as_deref()
     }
