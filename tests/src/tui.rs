@@ -12,7 +12,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -26,6 +26,9 @@ use crate::container::Container;
 
 /// The guest's busybox, which provides `setsid`.
 const BUSYBOX: &str = "/bin/busybox";
+
+/// Cgroup roots of the guest: the v1 devices hierarchy and cgroup v2.
+const CGROUP_ROOTS: [&str; 2] = ["/sys/fs/cgroup/devices", "/sys/fs/cgroup/unified"];
 
 /// Rows and columns of the pseudo-terminal the dashboard draws on.
 const ROWS: u16 = 30;
@@ -48,6 +51,7 @@ pub const TESTS: &[(&str, Scenario)] =
 pub fn dashboard_shows_real_counters() -> Result<()> {
     let control = Control::open().context("opening /dev/vtty (is the driver loaded?)")?;
     let first = Writer::start(&control, "tui-ct1", 3000)?;
+    first.isolate_in_cgroups()?;
     let second = Writer::start(&control, "tui-ct2", 5000)?;
     let result = check_dashboard(&control, &first, &second);
     let stopped = first.stop().and(second.stop());
@@ -149,6 +153,23 @@ fn check_dashboard(control: &Control, first: &Writer, second: &Writer) -> Result
     );
     top.wait_for_line(|line| line.contains("tty12"))?;
 
+    // Deny and allow from the detail view ask first, then run the policy library
+    // on the container's own cgroups and show the verified result.
+    for (key, verb) in [(b"d", "deny"), (b"a", "allow")] {
+        top.send(key)?;
+        let question = format!("{}{} {}?", verb[..1].to_uppercase(), &verb[1..], first.name);
+        top.wait_for_line(|line| line.contains(&question))?;
+        top.send(b"y")?;
+        let done = format!("{verb} {} (nsid {})", first.name, first.nsid);
+        let result = top.wait_for_line(|line| {
+            line.starts_with(&done) && (line.contains(": changed") || line.contains(" failed:"))
+        })?;
+        ensure!(
+            result.contains("; verified"),
+            "{verb} did not succeed: {result:?}"
+        );
+    }
+
     top.quit()
 }
 
@@ -209,11 +230,64 @@ impl Writer {
         }
     }
 
-    /// Stops the container, which ends its writer, and reaps the writer.
+    /// Moves every process of the container into cgroups of its own, `/NAME` in
+    /// the v1 devices hierarchy and in cgroup v2, so that allow and deny can set
+    /// device rules for it alone.
+    fn isolate_in_cgroups(&self) -> Result<()> {
+        let tasks = vtty_ctl::pidns::scan().context("reading the processes in /proc")?;
+        let init = self.container.init_pid;
+        let level1 = tasks
+            .iter()
+            .find(|task| task.pid == init)
+            .and_then(|task| task.level1)
+            .with_context(|| format!("init {init} of {} has no pid namespace", self.name))?;
+        let pids: Vec<i32> = tasks
+            .iter()
+            .filter(|task| task.level1 == Some(level1))
+            .map(|task| task.pid)
+            .collect();
+        for dir in self.cgroup_dirs() {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            for pid in &pids {
+                let procs = dir.join("cgroup.procs");
+                std::fs::write(&procs, pid.to_string())
+                    .with_context(|| format!("moving pid {pid} into {}", procs.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn cgroup_dirs(&self) -> [PathBuf; 2] {
+        CGROUP_ROOTS.map(|root| PathBuf::from(root).join(&self.name))
+    }
+
+    /// Stops the container, which ends its writer, reaps the writer and removes
+    /// the container's cgroups if it had any.
     fn stop(mut self) -> Result<()> {
+        let dirs = self.cgroup_dirs();
         self.container.stop()?;
         self.process.wait().context("waiting for the writer")?;
+        for dir in dirs.iter().filter(|dir| dir.exists()) {
+            remove_cgroup(dir)?;
+        }
         Ok(())
+    }
+}
+
+/// Removes an empty cgroup, retrying while the kernel still releases the exited
+/// processes (`EBUSY`).
+fn remove_cgroup(dir: &Path) -> Result<()> {
+    let deadline = Instant::now() + WATCHDOG;
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(error)
+                if error.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(error) => return Err(error).with_context(|| format!("removing {}", dir.display())),
+        }
     }
 }
 
