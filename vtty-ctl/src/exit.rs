@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// Process exit codes; documented in the README's command reference.
+/// Process exit codes; `vtty-ctl --help` lists them from [`ExitCode::ALL`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitCode {
     /// Everything worked.
@@ -22,6 +22,46 @@ pub enum ExitCode {
     Conflict = 6,
     /// A check ran and found the policy not in force.
     CheckFailed = 7,
+}
+
+impl ExitCode {
+    /// Every exit code, in numeric order.
+    pub const ALL: [Self; 8] = [
+        Self::Success,
+        Self::Failure,
+        Self::Usage,
+        Self::NotFound,
+        Self::Permission,
+        Self::DriverMissing,
+        Self::Conflict,
+        Self::CheckFailed,
+    ];
+
+    /// Describes the code in a few words, for help texts.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "a failure that fits no other class",
+            Self::Usage => "invalid usage or a value that does not parse",
+            Self::NotFound => "a named container, cgroup, process or file does not exist",
+            Self::Permission => "not root, or the kernel refused for lack of privilege",
+            Self::DriverMissing => "the vtty driver or its tracepoints are not present",
+            Self::Conflict => {
+                "another component prevents the change (a parent cgroup, another device \
+                 manager, a busy terminal)"
+            }
+            Self::CheckFailed => "a check found the policy not in force",
+        }
+    }
+}
+
+/// Formats the "Exit status" section of a help text from [`ExitCode::ALL`].
+pub fn exit_status_help() -> String {
+    let lines: Vec<String> = ExitCode::ALL
+        .iter()
+        .map(|code| format!("  {}  {}", *code as i32, code.meaning()))
+        .collect();
+    format!("Exit status:\n{}", lines.join("\n"))
 }
 
 /// An error with the exit code the process should end with.

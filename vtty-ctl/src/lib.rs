@@ -6,9 +6,24 @@
 //! - [`snapshot`]: per-container numbers as the CLI and the dashboard show them.
 //! - [`objects`]: the embedded eBPF objects.
 //! - [`exit`]: exit codes and the error type that carries one.
+//! - [`cli`]: the command line and the code behind each subcommand.
+//! - [`config`] reads `/etc/vtty/config.toml`.
+//! - [`container`] resolves ctids, using [`pidns`] for pid namespaces and [`cgroup`]
+//!   for the cgroup hierarchies.
+//! - [`policy`]: device-cgroup policy (`allow`, `deny`, `rules`, `check`).
+//! - [`mknod`], [`console`] and [`status`] implement the other subcommands.
 
+pub mod cgroup;
+pub mod cli;
+pub mod config;
+pub mod console;
+pub mod container;
 pub mod driver;
 pub mod exit;
+pub mod mknod;
 pub mod objects;
+pub mod pidns;
+pub mod policy;
 pub mod probes;
 pub mod snapshot;
+pub mod status;

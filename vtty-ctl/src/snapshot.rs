@@ -25,8 +25,15 @@ pub struct TerminalStats {
     pub bytes_delivered: u64,
     /// Bytes dropped.
     pub bytes_dropped: u64,
-    /// The host has an attach file on this terminal.
+    /// Attaches since the container registered.
+    pub attaches: u64,
+    /// Detaches since the container registered.
+    pub detaches: u64,
+    /// The host has an attach file on this terminal (from the driver, or from the
+    /// probes' attach and detach counts when the driver cannot be asked).
     pub attached: bool,
+    /// Output is dropped because the attacher stalled (from the driver only).
+    pub stalled: bool,
 }
 
 /// One container with its terminals.
@@ -38,6 +45,10 @@ pub struct ContainerStats {
     pub name: String,
     /// Registered (true) or fenced after unregister (false).
     pub registered: bool,
+    /// The probes saw this container register, so its counters cover its whole
+    /// registration and equal the driver's totals. False when the probes were
+    /// loaded later: then they count only what happened since.
+    pub counted_from_register: bool,
     /// All 12 terminals by index.
     pub terminals: Vec<TerminalStats>,
 }
@@ -78,6 +89,10 @@ pub struct Sources {
     pub probes_loaded: bool,
     /// Ring-buffer reserve failures counted by the probes.
     pub ringbuf_full: u64,
+    /// Tracepoint records the probes could not read, so their counts are missing.
+    pub read_failed: u64,
+    /// Counter updates the probes lost to a full map.
+    pub update_failed: u64,
     /// Why a source is missing, for a status line.
     pub problems: Vec<String>,
 }
