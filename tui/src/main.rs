@@ -36,6 +36,12 @@ fn run(args: Args) -> anyhow::Result<()> {
              dashboard; for plain numbers use vtty-ctl stats"
         );
     }
+    // crossterm reads resize signals and tokio reads SIGTERM through socket pairs;
+    // tokio panics when it cannot create one, so check first.
+    std::os::unix::net::UnixStream::pair().context(
+        "creating a Unix socket pair failed; vtty-top needs Unix domain sockets \
+         (CONFIG_UNIX) for terminal input and signals",
+    )?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
