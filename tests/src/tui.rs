@@ -23,6 +23,7 @@ use nix::sys::termios::{LocalFlags, tcgetattr};
 use vtty_ctl::driver::Control;
 
 use crate::container::Container;
+use crate::harness::Test;
 
 /// The guest's busybox, which provides `setsid`.
 const BUSYBOX: &str = "/bin/busybox";
@@ -38,12 +39,7 @@ const COLUMNS: u16 = 100;
 /// it only turns a hang into a failure.
 const WATCHDOG: Duration = Duration::from_secs(120);
 
-/// A guest scenario: runs to the end and returns what failed.
-pub type Scenario = fn() -> Result<()>;
-
-/// The scenarios of this module, by name.
-pub const TESTS: &[(&str, Scenario)] =
-    &[("tui_shows_real_counters", dashboard_shows_real_counters)];
+pub const TESTS: &[Test] = &[("tui_shows_real_counters", dashboard_shows_real_counters)];
 
 /// Checks the dashboard against two containers that wrote 3000 and 5000 bytes to
 /// their consoles. The list and the detail view show those drops, the driver
