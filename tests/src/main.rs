@@ -23,7 +23,7 @@ macro_rules! test_modules {
     };
 }
 
-test_modules!(bench, driver, probes, policy);
+test_modules!(bench, driver, probes, policy, tui);
 
 /// Runs vtty's guest tests, each in its own process under a watchdog.
 #[derive(Parser)]
