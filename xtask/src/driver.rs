@@ -14,8 +14,10 @@ use crate::progress::{self, Phase};
 use crate::setup::Setup;
 use crate::workspace::Workspace;
 
-/// Where the build root sees the driver's sources and its build output.
-const DRIVER_INSIDE: &str = "/vtty/driver";
+/// Where the build root sees the repository and the driver's build output. The
+/// whole repository is visible because the driver includes files of `vtty-common`.
+const REPOSITORY_INSIDE: &str = "/vtty/repo";
+const DRIVER_INSIDE: &str = "/vtty/repo/vtty-driver";
 const DRIVER_OUTPUT_INSIDE: &str = "/vtty/driver-build";
 
 /// The module kbuild produces.
@@ -42,8 +44,8 @@ pub fn build(setup: &Setup, workspace: &Workspace, kernel: &Kernel) -> Result<Op
     let phase = Phase::start(format!("building the driver {} against Linux {}", MODULE, kernel.key));
     let mut binds = kernel.binds();
     binds.push(Bind {
-        host: source.clone(),
-        inside: DRIVER_INSIDE,
+        host: workspace.root.clone(),
+        inside: REPOSITORY_INSIDE,
     });
     binds.push(Bind {
         host: output.clone(),

@@ -94,8 +94,8 @@ pub fn run(setup: &Setup, workspace: &Workspace, options: &Options) -> Result<bo
 /// for the BPF target), echoing its output and adding up its `test result:` lines.
 /// A cargo failure without failed tests (a build error) counts as one failure.
 fn run_host_tests(setup: &Setup, workspace: &Workspace) -> Result<Tally> {
-    println!("==> host tests: cargo test --workspace --exclude vtty-ebpf");
-    let mut command = workspace.cargo(&setup.toolchains, &["test", "--workspace", "--exclude", "vtty-ebpf"]);
+    println!("==> host tests: cargo test --workspace --exclude vtty-ebpf --no-fail-fast");
+    let mut command = workspace.cargo(&setup.toolchains, &["test", "--workspace", "--exclude", "vtty-ebpf", "--no-fail-fast"]);
     command.stdout(Stdio::piped());
     let mut child = command.spawn().context("starting cargo test")?;
     let mut tally = Tally::default();
