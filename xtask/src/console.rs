@@ -8,6 +8,9 @@
 /// The line `/init` prints last, before powering off.
 pub const EXIT_MARKER: &str = "VTTY-GUEST-EXIT status=";
 
+/// The prefix `/init` puts before the kernel log it prints after a failed scenario.
+pub const DMESG_PREFIX: &str = "dmesg: ";
+
 /// Starts of kernel messages that report a kernel problem. Lockdep and
 /// `DEBUG_ATOMIC_SLEEP` reports start with `WARNING:` or `BUG:`.
 const PROBLEM_PREFIXES: &[&str] = &[

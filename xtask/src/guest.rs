@@ -149,7 +149,8 @@ pub fn run_headless(
         progress::format_elapsed(timeout)
     ));
     let run = qemu::run_headless(&boot, &log_path, timeout, |line| {
-        if verbose || console::kernel_message(line).is_none() {
+        let kernel = console::kernel_message(line).is_some() || line.starts_with(console::DMESG_PREFIX);
+        if verbose || !kernel {
             println!("    | {line}");
         }
     })?;

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::progress;
 
 /// A kernel, its initramfs and its command line.
 pub struct Boot {
@@ -168,10 +167,14 @@ pub fn run_interactive(boot: &Boot) -> Result<ExitStatus> {
     Ok(status)
 }
 
-/// Prints `log` as the guest console output with a header, for failures.
+/// Prints the whole guest console log, for failures.
 pub fn print_console(log_path: &Path) {
     println!("==> guest console log ({})", log_path.display());
-    progress::print_tail(log_path, usize::MAX);
+    match std::fs::read(log_path) {
+        Ok(text) => print!("{}", String::from_utf8_lossy(&text)),
+        Err(error) => println!("cannot read {}: {error}", log_path.display()),
+    }
+    println!("==> end of the guest console log");
 }
 
 /// Checks that `cmdline` fits the x86 kernel command line (2048 bytes with the
