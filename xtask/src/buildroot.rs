@@ -131,6 +131,15 @@ impl BuildRoot {
         Ok(text)
     }
 
+    /// Pairs each toolchain command with the first line of its `--version` output.
+    pub fn version_lines(&self) -> Vec<(&'static str, &str)> {
+        VERSION_COMMANDS
+            .iter()
+            .map(|argv| argv[0])
+            .zip(self.versions.lines())
+            .collect()
+    }
+
     /// Builds a command that runs `argv` inside the build root with `/proc` mounted,
     /// the host's `/dev` bound, and `binds` bound at their inside paths, which it
     /// creates. The working directory is `/`.

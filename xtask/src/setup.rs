@@ -159,8 +159,8 @@ pub fn print_versions(setup: &Setup) -> Result<()> {
         println!("  {tool:<26} {version}");
     }
     println!("Kernel build root (Debian trixie, {})", setup.buildroot.root.display());
-    for line in setup.buildroot.versions.lines() {
-        println!("  {line}");
+    for (tool, version) in setup.buildroot.version_lines() {
+        println!("  {tool:<26} {version}");
     }
     println!("Kernel source");
     println!(
