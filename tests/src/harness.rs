@@ -101,7 +101,9 @@ pub fn run_all(
                 "test {} ... FAILED (killed by the watchdog after {watchdog:?})",
                 named.name
             ),
-            Verdict::NotStarted(error) => format!("test {} ... FAILED (could not start: {error})", named.name),
+            Verdict::NotStarted(error) => {
+                format!("test {} ... FAILED (could not start: {error})", named.name)
+            }
         };
         if !line.ends_with(" ok") {
             failed += 1;
@@ -166,22 +168,30 @@ mod tests {
 
     #[test]
     fn names_qualified_by_module() {
-        assert_eq!(names(&all(SUITES)), ["alpha::loads", "alpha::unloads", "beta::loads_twice"]);
+        assert_eq!(
+            names(&all(SUITES)),
+            ["alpha::loads", "alpha::unloads", "beta::loads_twice"]
+        );
     }
 
     #[test]
     fn filter_matches_substring() {
-        assert_eq!(names(&select(all(SUITES), Some("loads"), false)), [
-            "alpha::loads",
-            "alpha::unloads",
-            "beta::loads_twice"
-        ]);
-        assert_eq!(names(&select(all(SUITES), Some("beta::"), false)), ["beta::loads_twice"]);
+        assert_eq!(
+            names(&select(all(SUITES), Some("loads"), false)),
+            ["alpha::loads", "alpha::unloads", "beta::loads_twice"]
+        );
+        assert_eq!(
+            names(&select(all(SUITES), Some("beta::"), false)),
+            ["beta::loads_twice"]
+        );
     }
 
     #[test]
     fn exact_filter_matches_whole_name() {
-        assert_eq!(names(&select(all(SUITES), Some("alpha::loads"), true)), ["alpha::loads"]);
+        assert_eq!(
+            names(&select(all(SUITES), Some("alpha::loads"), true)),
+            ["alpha::loads"]
+        );
     }
 
     #[test]
@@ -197,7 +207,13 @@ mod tests {
         let failed = run_all(
             &tests,
             DEFAULT_WATCHDOG,
-            |name| Command::new(if name.ends_with("unloads") { "false" } else { "true" }),
+            |name| {
+                Command::new(if name.ends_with("unloads") {
+                    "false"
+                } else {
+                    "true"
+                })
+            },
             &mut out,
         );
         assert_eq!(failed, 1);
@@ -205,7 +221,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "running 3 tests");
         assert_eq!(lines[1], "test alpha::loads ... ok");
-        assert!(lines[2].starts_with("test alpha::unloads ... FAILED"), "{}", lines[2]);
+        assert!(
+            lines[2].starts_with("test alpha::unloads ... FAILED"),
+            "{}",
+            lines[2]
+        );
         assert_eq!(lines[3], "test beta::loads_twice ... ok");
         assert_eq!(lines[4], "2 passed, 1 failed");
     }
@@ -229,7 +249,10 @@ mod tests {
         );
         assert_eq!(failed, 1);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("test slow::hangs ... FAILED (killed by the watchdog"), "{text}");
+        assert!(
+            text.contains("test slow::hangs ... FAILED (killed by the watchdog"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -107,7 +107,11 @@ fn main() -> ExitCode {
         },
         &mut std::io::stdout(),
     );
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 #[cfg(test)]
@@ -122,7 +126,10 @@ mod tests {
 
     #[test]
     fn registry_names_are_unique() {
-        let mut names: Vec<String> = harness::all(SUITES).into_iter().map(|named| named.name).collect();
+        let mut names: Vec<String> = harness::all(SUITES)
+            .into_iter()
+            .map(|named| named.name)
+            .collect();
         let count = names.len();
         names.sort();
         names.dedup();

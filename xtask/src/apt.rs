@@ -64,7 +64,10 @@ pub fn host_install(cache: &Cache, what: &str, packages: &[String]) -> Result<()
         .iter()
         .map(|package| package.rsplit('/').next().unwrap_or(package))
         .collect();
-    let phase = Phase::start(format!("installing {what} on the host: {}", names.join(" ")));
+    let phase = Phase::start(format!(
+        "installing {what} on the host: {}",
+        names.join(" ")
+    ));
     let log = cache.root.join("apt-host.log");
     progress::run_logged(
         "apt-get update",
@@ -87,7 +90,12 @@ pub fn host_install(cache: &Cache, what: &str, packages: &[String]) -> Result<()
             .env("DEBIAN_FRONTEND", "noninteractive"),
         &log,
     )
-    .with_context(|| format!("installing {what}: apt-get could not install {}", packages.join(" ")))?;
+    .with_context(|| {
+        format!(
+            "installing {what}: apt-get could not install {}",
+            packages.join(" ")
+        )
+    })?;
     phase.done();
     Ok(())
 }
@@ -141,7 +149,9 @@ const DEFAULT_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
 /// Finds a `deb URI bookworm ...` line of a one-line-style source list.
 fn parse_one_line_archive(text: &str) -> Option<Archive> {
     text.lines().find_map(|line| {
-        let mut words = line.split_whitespace().filter(|word| !word.starts_with('['));
+        let mut words = line
+            .split_whitespace()
+            .filter(|word| !word.starts_with('['));
         if words.next()? != "deb" {
             return None;
         }
@@ -195,7 +205,12 @@ impl AltApt {
         let archive = system_archive()?;
         let sources: String = ALT_SUITES
             .iter()
-            .map(|suite| format!("deb [signed-by={}] {} {suite} main\n", archive.keyring, archive.uri))
+            .map(|suite| {
+                format!(
+                    "deb [signed-by={}] {} {suite} main\n",
+                    archive.keyring, archive.uri
+                )
+            })
             .collect();
         let sources_path = dir.join("sources.list");
         let unchanged = cache::read_optional(&sources_path)?.as_deref() == Some(sources.as_str());
@@ -216,7 +231,11 @@ impl AltApt {
                 ALT_SUITES.join(", "),
                 archive.uri
             ));
-            progress::run_logged("apt-get update", &mut alt.command("apt-get", &["update"]), &alt.log())?;
+            progress::run_logged(
+                "apt-get update",
+                &mut alt.command("apt-get", &["update"]),
+                &alt.log(),
+            )?;
             cache::write_atomic(&stamp, "")?;
             phase.done();
         }

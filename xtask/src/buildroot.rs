@@ -110,12 +110,22 @@ impl BuildRoot {
     }
 
     fn install_packages(&self, log: &Path) -> Result<()> {
-        let phase = Phase::start(format!("installing the kernel toolchain into the {SUITE} build root"));
+        let phase = Phase::start(format!(
+            "installing the kernel toolchain into the {SUITE} build root"
+        ));
         copy_resolv_conf(&self.root)?;
-        progress::run_logged("apt-get update (build root)", &mut self.command(&["apt-get", "update"], &[])?, log)?;
+        progress::run_logged(
+            "apt-get update (build root)",
+            &mut self.command(&["apt-get", "update"], &[])?,
+            log,
+        )?;
         let mut install = vec!["apt-get", "install", "-y", "--no-install-recommends"];
         install.extend_from_slice(PACKAGES);
-        progress::run_logged("apt-get install (build root)", &mut self.command(&install, &[])?, log)?;
+        progress::run_logged(
+            "apt-get install (build root)",
+            &mut self.command(&install, &[])?,
+            log,
+        )?;
         phase.done();
         Ok(())
     }
@@ -123,12 +133,22 @@ impl BuildRoot {
     fn query_versions(&self) -> Result<String> {
         let mut text = String::new();
         for argv in VERSION_COMMANDS {
-            let output = progress::capture(&mut self.command(argv, &[])?)
-                .with_context(|| format!("{} in the build root {}", argv[0], self.root.display()))?;
+            let output = progress::capture(&mut self.command(argv, &[])?).with_context(|| {
+                format!("{} in the build root {}", argv[0], self.root.display())
+            })?;
             text.push_str(output.lines().next().unwrap_or_default().trim());
             text.push('\n');
         }
         Ok(text)
+    }
+
+    /// Pairs each toolchain command with the first line of its `--version` output.
+    pub fn version_lines(&self) -> Vec<(&'static str, &str)> {
+        VERSION_COMMANDS
+            .iter()
+            .map(|argv| argv[0])
+            .zip(self.versions.lines())
+            .collect()
     }
 
     /// Builds a command that runs `argv` inside the build root with `/proc` mounted,
@@ -147,9 +167,9 @@ impl BuildRoot {
         let entry = ChrootEntry::new(&self.root, binds);
         // SAFETY: the closure runs in the forked child before exec. It only calls
         // unshare, mount, chroot and chdir, which are async-signal-safe system calls,
-        // on C strings built before the fork, and it allocates nothing (nix passes a
-        // `&CStr` straight to the system call), so it cannot deadlock on a lock held by
-        // another thread of the parent.
+        // on C strings built before the fork. It allocates nothing, because nix passes
+        // a `&CStr` straight to the system call. So it cannot deadlock on a lock that
+        // another thread of the parent held at the fork.
         unsafe {
             command.pre_exec(move || entry.enter().map_err(std::io::Error::from));
         }
@@ -221,14 +241,16 @@ impl ChrootEntry {
     }
 }
 
-
 /// Creates the mount points of `binds` inside the build root.
 fn create_mount_points(root: &Path, binds: &[Bind]) -> Result<()> {
     for bind in binds {
         let inside = root.join(bind.inside.trim_start_matches('/'));
         fs::create_dir_all(&inside).with_context(|| format!("creating {}", inside.display()))?;
         if !bind.host.is_dir() {
-            bail!("{} is not a directory; it cannot be bound into the build root", bind.host.display());
+            bail!(
+                "{} is not a directory; it cannot be bound into the build root",
+                bind.host.display()
+            );
         }
     }
     Ok(())
@@ -245,7 +267,10 @@ fn copy_resolv_conf(root: &Path) -> Result<()> {
 
 fn bootstrap(root: &Path, log: &Path) -> Result<()> {
     let archive = apt::system_archive()?;
-    let phase = Phase::start(format!("creating the {SUITE} build root with debootstrap at {}", root.display()));
+    let phase = Phase::start(format!(
+        "creating the {SUITE} build root with debootstrap at {}",
+        root.display()
+    ));
     cache::remove_dir_if_exists(root)?;
     progress::run_logged(
         "debootstrap",

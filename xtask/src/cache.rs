@@ -23,7 +23,9 @@ impl Cache {
                 Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("vtty"),
                 _ => match std::env::var_os("HOME") {
                     Some(home) if !home.is_empty() => PathBuf::from(home).join(".cache/vtty"),
-                    _ => bail!("neither VTTY_CACHE_DIR, XDG_CACHE_HOME nor HOME is set; set VTTY_CACHE_DIR to a writable directory"),
+                    _ => bail!(
+                        "neither VTTY_CACHE_DIR, XDG_CACHE_HOME nor HOME is set; set VTTY_CACHE_DIR to a writable directory"
+                    ),
                 },
             },
         };
@@ -122,8 +124,7 @@ pub fn read_optional(path: &Path) -> Result<Option<String>> {
 /// stamp is either complete or absent.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<()> {
     let temporary = with_suffix(path, ".tmp");
-    fs::write(&temporary, contents)
-        .with_context(|| format!("writing {}", temporary.display()))?;
+    fs::write(&temporary, contents).with_context(|| format!("writing {}", temporary.display()))?;
     fs::rename(&temporary, path)
         .with_context(|| format!("renaming {} to {}", temporary.display(), path.display()))
 }

@@ -8,6 +8,9 @@
 /// The line `/init` prints last, before powering off.
 pub const EXIT_MARKER: &str = "VTTY-GUEST-EXIT status=";
 
+/// The prefix `/init` puts before the kernel log it prints after a failed scenario.
+pub const DMESG_PREFIX: &str = "dmesg: ";
+
 /// Starts of kernel messages that report a kernel problem. Lockdep and
 /// `DEBUG_ATOMIC_SLEEP` reports start with `WARNING:` or `BUG:`.
 const PROBLEM_PREFIXES: &[&str] = &[
@@ -100,7 +103,10 @@ fn ktap_result(message: &str) -> Option<KtapResult<'_>> {
     Some(KtapResult {
         depth,
         ok,
-        skipped: directive.trim_start().to_ascii_uppercase().starts_with("SKIP"),
+        skipped: directive
+            .trim_start()
+            .to_ascii_uppercase()
+            .starts_with("SKIP"),
         name: name.trim(),
     })
 }
@@ -134,7 +140,9 @@ impl KtapCounter {
         if self.failures_below.len() <= result.depth {
             self.failures_below.resize(result.depth + 1, 0);
         }
-        let leaf = self.previous_depth.is_none_or(|previous| previous <= result.depth);
+        let leaf = self
+            .previous_depth
+            .is_none_or(|previous| previous <= result.depth);
         self.previous_depth = Some(result.depth);
         let suite = self.suites.get(result.depth).cloned().unwrap_or_default();
         let label = if suite.is_empty() {
@@ -178,7 +186,10 @@ pub fn parse(log: &str) -> Report {
         if let Some(message) = kernel_message(line) {
             ktap.feed(message);
             let trimmed = message.trim_start();
-            if PROBLEM_PREFIXES.iter().any(|prefix| trimmed.starts_with(prefix)) {
+            if PROBLEM_PREFIXES
+                .iter()
+                .any(|prefix| trimmed.starts_with(prefix))
+            {
                 report.problems.push(trimmed.to_owned());
             }
             continue;
@@ -234,7 +245,10 @@ VTTY-GUEST-EXIT status=1
         assert_eq!(report.kunit.passed, 3);
         assert_eq!(report.kunit.failed, 1);
         assert_eq!(report.kunit.skipped, 1);
-        assert_eq!(report.kunit.failures, vec!["rust_doctests_kernel: rust_doctest_kernel_alloc_1"]);
+        assert_eq!(
+            report.kunit.failures,
+            vec!["rust_doctests_kernel: rust_doctest_kernel_alloc_1"]
+        );
     }
 
     #[test]
@@ -273,7 +287,10 @@ VTTY-GUEST-EXIT status=1
 
     #[test]
     fn missing_exit_marker() {
-        assert_eq!(parse("[ 1.0] Kernel panic - not syncing\n").exit_status, None);
+        assert_eq!(
+            parse("[ 1.0] Kernel panic - not syncing\n").exit_status,
+            None
+        );
     }
 
     #[test]

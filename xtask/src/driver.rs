@@ -14,8 +14,9 @@ use crate::progress::{self, Phase};
 use crate::setup::Setup;
 use crate::workspace::Workspace;
 
-/// Where the build root sees the repository and the driver's build output. The
-/// whole repository is visible because the driver includes files of `vtty-common`.
+/// Mount points of the repository and of the driver's build output inside the
+/// build root. The whole repository is mounted because the driver includes files of
+/// `vtty-common`.
 const REPOSITORY_INSIDE: &str = "/vtty/repo";
 const DRIVER_INSIDE: &str = "/vtty/repo/vtty-driver";
 const DRIVER_OUTPUT_INSIDE: &str = "/vtty/driver-build";
@@ -41,7 +42,10 @@ pub fn build(setup: &Setup, workspace: &Workspace, kernel: &Kernel) -> Result<Op
     let log = output.join("build.log");
     let _ = fs::remove_file(&log);
 
-    let phase = Phase::start(format!("building the driver {} against Linux {}", MODULE, kernel.key));
+    let phase = Phase::start(format!(
+        "building the driver {} against Linux {}",
+        MODULE, kernel.key
+    ));
     let mut binds = kernel.binds();
     binds.push(Bind {
         host: workspace.root.clone(),
@@ -60,8 +64,12 @@ pub fn build(setup: &Setup, workspace: &Workspace, kernel: &Kernel) -> Result<Op
         "modules".to_owned(),
     ]);
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    progress::run_logged("make modules (driver)", &mut setup.buildroot.command(&argv, &binds)?, &log)
-        .with_context(|| format!("building the driver in {}", source.display()))?;
+    progress::run_logged(
+        "make modules (driver)",
+        &mut setup.buildroot.command(&argv, &binds)?,
+        &log,
+    )
+    .with_context(|| format!("building the driver in {}", source.display()))?;
     let module = output.join(MODULE);
     if !module.is_file() {
         bail!(

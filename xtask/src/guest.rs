@@ -87,7 +87,9 @@ pub fn cmdline(scenario: &Scenario) -> Result<String> {
                 check_word(arg)?;
             }
             if matches!(scenario, Scenario::Run(_)) && args.is_empty() {
-                bail!("the run scenario needs a command, for example `cargo xtask guest run -- vtty-ctl --help`");
+                bail!(
+                    "the run scenario needs a command, for example `cargo xtask guest run -- vtty-ctl --help`"
+                );
             }
             if !args.is_empty() {
                 line.push_str(&format!(" vtty_args=\"{}\"", args.join(" ")));
@@ -95,7 +97,9 @@ pub fn cmdline(scenario: &Scenario) -> Result<String> {
         }
         Scenario::Shell { rows, cols, term } => {
             check_word(term)?;
-            line.push_str(&format!(" vtty_rows={rows} vtty_cols={cols} vtty_term={term}"));
+            line.push_str(&format!(
+                " vtty_rows={rows} vtty_cols={cols} vtty_term={term}"
+            ));
         }
         Scenario::Demo { headless_seconds, terminal } => {
             if let Some(seconds) = headless_seconds {
@@ -116,7 +120,10 @@ fn check_word(word: &str) -> Result<()> {
     if word.is_empty() {
         bail!("an empty argument cannot be passed to the guest; remove it");
     }
-    if let Some(bad) = word.chars().find(|c| c.is_whitespace() || c.is_control() || *c == '"') {
+    if let Some(bad) = word
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || *c == '"')
+    {
         bail!(
             "the argument {word:?} contains {bad:?}; guest arguments are split on spaces and cannot contain quotes, \
              whitespace or control characters"
@@ -154,7 +161,9 @@ pub fn run_headless(
         initramfs: image.initramfs.clone(),
         cmdline: cmdline(scenario)?,
     };
-    let log_path = workspace.guest_dir().join(format!("console-{}.log", scenario.name()));
+    let log_path = workspace
+        .guest_dir()
+        .join(format!("console-{}.log", scenario.name()));
     let phase = Phase::start(format!(
         "booting the guest (scenario {}, driver {}, timeout {})",
         scenario.name(),
@@ -162,7 +171,9 @@ pub fn run_headless(
         progress::format_elapsed(timeout)
     ));
     let run = qemu::run_headless(&boot, &log_path, timeout, |line| {
-        if verbose || console::kernel_message(line).is_none() {
+        let kernel =
+            console::kernel_message(line).is_some() || line.starts_with(console::DMESG_PREFIX);
+        if verbose || !kernel {
             println!("    | {line}");
         }
     })?;
@@ -209,7 +220,10 @@ mod tests {
     #[test]
     fn tests_scenario_with_filter() {
         let line = cmdline(&Scenario::Tests(vec!["bench::".to_owned()])).unwrap();
-        assert_eq!(line, "console=ttyS0 panic=-1 vtty_scenario=tests vtty_args=\"bench::\"");
+        assert_eq!(
+            line,
+            "console=ttyS0 panic=-1 vtty_scenario=tests vtty_args=\"bench::\""
+        );
     }
 
     #[test]
@@ -226,7 +240,10 @@ mod tests {
             term: "xterm-256color".to_owned(),
         })
         .unwrap();
-        assert!(line.ends_with("vtty_rows=50 vtty_cols=132 vtty_term=xterm-256color"), "{line}");
+        assert!(
+            line.ends_with("vtty_rows=50 vtty_cols=132 vtty_term=xterm-256color"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -53,6 +53,10 @@ if [ -e /lib/modules/vtty.ko ]; then
     echo "init: vtty driver loaded"
 fi
 
+# The console has shown the boot messages; clearing the syslog buffer makes the
+# dmesg printed after a failed scenario start here. /dev/kmsg readers see all.
+dmesg -c >/dev/null
+
 case "$vtty_scenario" in
 tests)
     # Only warnings and worse reach the console from here on, so that kernel
@@ -96,7 +100,7 @@ shell)
 esac
 
 if [ "$status" -ne 0 ]; then
-    echo "init: the scenario '$vtty_scenario' exited with status $status; the kernel log follows"
+    echo "init: the scenario '$vtty_scenario' exited with status $status; its kernel log follows"
     dmesg | sed 's/^/dmesg: /'
 fi
 finish "$status"

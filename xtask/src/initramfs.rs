@@ -43,8 +43,22 @@ pub fn write(path: &Path, contents: &Contents) -> Result<()> {
         next_inode: 1,
     };
     for dir in [
-        "bin", "dev", "etc", "lib", MODULES_DIR, "proc", "root", "run", "sbin", "sys", "tmp", "usr",
-        "usr/bin", "usr/sbin", "usr/share", "usr/share/vtty",
+        "bin",
+        "dev",
+        "etc",
+        "lib",
+        MODULES_DIR,
+        "proc",
+        "root",
+        "run",
+        "sbin",
+        "sys",
+        "tmp",
+        "usr",
+        "usr/bin",
+        "usr/sbin",
+        "usr/share",
+        "usr/share/vtty",
     ] {
         archive.directory(dir)?;
     }
@@ -67,9 +81,14 @@ pub fn write(path: &Path, contents: &Contents) -> Result<()> {
             bail!("{} has no file name", module.display());
         };
         let data = fs::read(module).with_context(|| format!("reading {}", module.display()))?;
-        archive.file(&format!("{MODULES_DIR}/{}", name.to_string_lossy()), 0o644, &data)?;
+        archive.file(
+            &format!("{MODULES_DIR}/{}", name.to_string_lossy()),
+            0o644,
+            &data,
+        )?;
     }
-    let out = cpio::newc::trailer(archive.out).with_context(|| format!("writing {}", path.display()))?;
+    let out =
+        cpio::newc::trailer(archive.out).with_context(|| format!("writing {}", path.display()))?;
     out.into_inner()
         .map_err(|error| error.into_error())
         .and_then(|file| file.sync_all())
@@ -86,7 +105,12 @@ impl Archive {
     fn entry(&mut self, name: &str, mode: u32) -> cpio::newc::Builder {
         let inode = self.next_inode;
         self.next_inode += 1;
-        cpio::newc::Builder::new(name).ino(inode).mode(mode).uid(0).gid(0).nlink(1)
+        cpio::newc::Builder::new(name)
+            .ino(inode)
+            .mode(mode)
+            .uid(0)
+            .gid(0)
+            .nlink(1)
     }
 
     fn directory(&mut self, name: &str) -> Result<()> {
@@ -112,7 +136,10 @@ impl Archive {
 
     fn file(&mut self, name: &str, permissions: u32, data: &[u8]) -> Result<()> {
         let Ok(size) = u32::try_from(data.len()) else {
-            bail!("{name} is {} bytes; a newc archive holds files below 4 GiB", data.len());
+            bail!(
+                "{name} is {} bytes; a newc archive holds files below 4 GiB",
+                data.len()
+            );
         };
         let builder = self.entry(name, S_IFREG | permissions);
         let mut writer = builder.write(&mut self.out, size);
@@ -134,7 +161,10 @@ fn read_static_executable(path: &Path) -> Result<Vec<u8>> {
             "{} is dynamically linked; the guest has no dynamic loader (for busybox install busybox-static, for Rust build for x86_64-unknown-linux-musl)",
             path.display()
         ),
-        None => bail!("{} is not a 64-bit little-endian ELF executable", path.display()),
+        None => bail!(
+            "{} is not a 64-bit little-endian ELF executable",
+            path.display()
+        ),
     }
 }
 
@@ -146,9 +176,12 @@ fn elf_has_interpreter(data: &[u8]) -> Option<bool> {
         return None;
     }
     let read_u16 = |offset: usize| -> Option<usize> {
-        Some(usize::from(u16::from_le_bytes(data.get(offset..offset + 2)?.try_into().ok()?)))
+        Some(usize::from(u16::from_le_bytes(
+            data.get(offset..offset + 2)?.try_into().ok()?,
+        )))
     };
-    let program_headers = usize::try_from(u64::from_le_bytes(data.get(0x20..0x28)?.try_into().ok()?)).ok()?;
+    let program_headers =
+        usize::try_from(u64::from_le_bytes(data.get(0x20..0x28)?.try_into().ok()?)).ok()?;
     let entry_size = read_u16(0x36)?;
     let count = read_u16(0x38)?;
     for index in 0..count {
@@ -180,7 +213,10 @@ mod tests {
 
     #[test]
     fn elf_load_segment_is_static() {
-        assert_eq!(elf_has_interpreter(&elf_with_program_header(1)), Some(false));
+        assert_eq!(
+            elf_has_interpreter(&elf_with_program_header(1)),
+            Some(false)
+        );
     }
 
     #[test]
@@ -200,7 +236,8 @@ mod tests {
     }
 
     fn scratch_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("vtty-initramfs-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("vtty-initramfs-{name}-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         dir
     }
@@ -234,8 +271,17 @@ mod tests {
         };
         write(&path, &contents).unwrap();
         let names = entry_names(&fs::read(&path).unwrap());
-        for expected in ["init", "dev/console", "bin/busybox", "usr/bin/tool", "lib/modules/sample.ko"] {
-            assert!(names.iter().any(|name| name == expected), "{expected} missing from {names:?}");
+        for expected in [
+            "init",
+            "dev/console",
+            "bin/busybox",
+            "usr/bin/tool",
+            "lib/modules/sample.ko",
+        ] {
+            assert!(
+                names.iter().any(|name| name == expected),
+                "{expected} missing from {names:?}"
+            );
         }
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -36,10 +36,14 @@ pub fn parse_fragment(text: &str, name: &str) -> Result<Vec<Setting>> {
             continue;
         }
         let Some((symbol, value)) = line.split_once('=') else {
-            bail!("{name}:{number}: `{line}` is not a Kconfig setting; write CONFIG_NAME=value or `# CONFIG_NAME is not set`");
+            bail!(
+                "{name}:{number}: `{line}` is not a Kconfig setting; write CONFIG_NAME=value or `# CONFIG_NAME is not set`"
+            );
         };
         if !is_symbol(symbol) || value.is_empty() {
-            bail!("{name}:{number}: `{line}` is not a Kconfig setting; write CONFIG_NAME=value or `# CONFIG_NAME is not set`");
+            bail!(
+                "{name}:{number}: `{line}` is not a Kconfig setting; write CONFIG_NAME=value or `# CONFIG_NAME is not set`"
+            );
         }
         settings.push(Setting {
             line: number,
@@ -85,7 +89,10 @@ pub fn unmet(settings: &[Setting], config: &HashMap<String, String>, name: &str)
                     "{name}:{}: {}={wanted} became {}",
                     setting.line,
                     setting.symbol,
-                    actual.map_or("not set".to_owned(), |value| format!("{}={value}", setting.symbol))
+                    actual.map_or("not set".to_owned(), |value| format!(
+                        "{}={value}",
+                        setting.symbol
+                    ))
                 )),
                 (None, Some(actual)) => Some(format!(
                     "{name}:{}: {} should not be set but is {actual}",
@@ -130,12 +137,20 @@ mod tests {
             "frag",
         )
         .unwrap();
-        let config = parse_config("CONFIG_RUST=y\n# CONFIG_VT is not set\nCONFIG_SAMPLE=y\nCONFIG_KASAN=y\n");
+        let config = parse_config(
+            "CONFIG_RUST=y\n# CONFIG_VT is not set\nCONFIG_SAMPLE=y\nCONFIG_KASAN=y\n",
+        );
         let problems = unmet(&settings, &config, "frag");
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert_eq!(problems[0], "frag:2: CONFIG_VT=y became not set");
-        assert_eq!(problems[1], "frag:3: CONFIG_SAMPLE=m became CONFIG_SAMPLE=y");
-        assert_eq!(problems[2], "frag:4: CONFIG_KASAN should not be set but is y");
+        assert_eq!(
+            problems[1],
+            "frag:3: CONFIG_SAMPLE=m became CONFIG_SAMPLE=y"
+        );
+        assert_eq!(
+            problems[2],
+            "frag:4: CONFIG_KASAN should not be set but is y"
+        );
     }
 
     #[test]

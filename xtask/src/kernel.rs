@@ -23,8 +23,8 @@ const SOURCE_PACKAGE: &str = "linux-source-7.3";
 /// The upstream series every accepted source version starts with.
 const SERIES_PREFIX: &str = "7.3.";
 
-/// Where the build root sees the kernel source and the build output. They are fixed
-/// so that the paths kbuild records stay valid in every later build.
+/// Mount points of the kernel source and the build output inside the build root.
+/// They are fixed so that the paths kbuild records stay valid in every later build.
 pub const SOURCE_INSIDE: &str = "/vtty/linux";
 pub const OUTPUT_INSIDE: &str = "/vtty/linux-build";
 
@@ -65,8 +65,12 @@ impl Source {
         let makefile = tree.join("Makefile");
         let text = fs::read_to_string(&makefile)
             .with_context(|| format!("reading {}", makefile.display()))?;
-        let kernel_version = parse_makefile_version(&text)
-            .with_context(|| format!("{} has no VERSION, PATCHLEVEL and SUBLEVEL", makefile.display()))?;
+        let kernel_version = parse_makefile_version(&text).with_context(|| {
+            format!(
+                "{} has no VERSION, PATCHLEVEL and SUBLEVEL",
+                makefile.display()
+            )
+        })?;
         if !kernel_version.starts_with(SERIES_PREFIX) {
             bail!(
                 "{} is Linux {kernel_version}, not {SERIES_PREFIX}x; remove {} to fetch the source again",
@@ -96,7 +100,10 @@ fn fetch(cache: &Cache, alt: &mut Option<AltApt>) -> Result<String> {
         bail!("no {SOURCE_PACKAGE} package in bookworm-backports, trixie, trixie-backports or sid");
     };
     let version = offer.version.clone();
-    let phase = Phase::start(format!("fetching {SOURCE_PACKAGE} {version} from {}", offer.suite));
+    let phase = Phase::start(format!(
+        "fetching {SOURCE_PACKAGE} {version} from {}",
+        offer.suite
+    ));
     let linux_dir = cache.linux_dir();
     let debs = linux_dir.join("debs");
     cache::remove_dir_if_exists(&debs)?;
@@ -112,11 +119,19 @@ fn fetch(cache: &Cache, alt: &mut Option<AltApt>) -> Result<String> {
     let unpacked = target.join("deb");
     fs::create_dir_all(&unpacked).with_context(|| format!("creating {}", unpacked.display()))?;
     let log = linux_dir.join("source.log");
-    progress::run_logged("dpkg -x", Command::new("dpkg").arg("-x").arg(&deb).arg(&unpacked), &log)?;
+    progress::run_logged(
+        "dpkg -x",
+        Command::new("dpkg").arg("-x").arg(&deb).arg(&unpacked),
+        &log,
+    )?;
     let tarball = unpacked.join(format!("usr/src/{SOURCE_PACKAGE}.tar.xz"));
     progress::run_logged(
         "unpacking the kernel source",
-        Command::new("tar").arg("-xf").arg(&tarball).arg("-C").arg(&target),
+        Command::new("tar")
+            .arg("-xf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(&target),
         &log,
     )?;
     cache::remove_dir_if_exists(&unpacked)?;
@@ -155,7 +170,8 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// The bind mounts that show this tree at the fixed paths inside the build root.
+    /// Returns the bind mounts that show this tree at the fixed paths inside the
+    /// build root.
     pub fn binds(&self) -> Vec<Bind> {
         vec![
             Bind {
@@ -170,7 +186,8 @@ impl Kernel {
     }
 }
 
-/// The make invocation every kernel and module build uses inside the build root.
+/// Returns the make invocation every kernel and module build uses inside the build
+/// root.
 pub fn make_command(jobs: usize) -> Vec<String> {
     vec![
         "make".to_owned(),
@@ -181,7 +198,7 @@ pub fn make_command(jobs: usize) -> Vec<String> {
     ]
 }
 
-/// The number of parallel make jobs: one per online CPU.
+/// Returns the number of parallel make jobs: one per online CPU.
 pub fn jobs() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
@@ -195,19 +212,29 @@ struct Inputs {
 impl Inputs {
     fn read(workspace: &Workspace) -> Result<Self> {
         let fragment_path = workspace.kernel_fragment();
-        let fragment = fs::read_to_string(&fragment_path)
-            .with_context(|| format!("reading the kernel config fragment {}", fragment_path.display()))?;
+        let fragment = fs::read_to_string(&fragment_path).with_context(|| {
+            format!(
+                "reading the kernel config fragment {}",
+                fragment_path.display()
+            )
+        })?;
         let mut patches = Vec::new();
         let dir = workspace.kernel_patches_dir();
         if dir.is_dir() {
             for entry in fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
-                let path = entry.with_context(|| format!("reading {}", dir.display()))?.path();
-                if path.extension().is_some_and(|extension| extension == "patch") {
+                let path = entry
+                    .with_context(|| format!("reading {}", dir.display()))?
+                    .path();
+                if path
+                    .extension()
+                    .is_some_and(|extension| extension == "patch")
+                {
                     let name = path
                         .file_name()
                         .map(|name| name.to_string_lossy().into_owned())
                         .unwrap_or_default();
-                    let contents = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                    let contents =
+                        fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
                     patches.push((name, contents));
                 }
             }
@@ -232,7 +259,11 @@ impl Inputs {
             field("patch", contents);
         }
         let digest = hash.finalize();
-        let hex: String = digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect();
+        let hex: String = digest
+            .iter()
+            .take(8)
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
         format!("{}-{hex}", source.kernel_version)
     }
 }
@@ -243,6 +274,7 @@ pub fn build(setup: &Setup, workspace: &Workspace) -> Result<Kernel> {
     let fragment_name = "vtty-driver/kernel.config";
     let settings = kconfig::parse_fragment(&inputs.fragment, fragment_name)?;
     let key = inputs.key(&setup.source, &setup.buildroot.versions);
+
     let linux_dir = setup.cache.linux_dir();
     let dir = linux_dir.join(format!("build-{key}"));
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -254,37 +286,66 @@ pub fn build(setup: &Setup, workspace: &Workspace) -> Result<Kernel> {
         bzimage: dir.join("build/arch/x86/boot/bzImage"),
         rust_minimal: dir.join("build/samples/rust/rust_minimal.ko"),
     };
+
     let built = dir.join("built.ok");
     if built.exists() {
         println!("kernel: Linux {key} is built ({})", dir.display());
     } else {
         let log = dir.join("build.log");
         prepare_source(setup, &inputs, &dir, &kernel, &log)?;
-        configure(&setup.buildroot, &kernel, &inputs.fragment, &settings, fragment_name, &dir, &log)?;
+        configure(
+            &setup.buildroot,
+            &kernel,
+            &inputs.fragment,
+            &settings,
+            fragment_name,
+            &dir,
+            &log,
+        )?;
         let phase = Phase::start(format!(
             "building Linux {key} with {} jobs (log: {})",
             jobs(),
             log.display()
         ));
         let mut argv = make_command(jobs());
-        argv.extend(["-C".to_owned(), SOURCE_INSIDE.to_owned(), format!("O={OUTPUT_INSIDE}"), "all".to_owned()]);
+        argv.extend([
+            "-C".to_owned(),
+            SOURCE_INSIDE.to_owned(),
+            format!("O={OUTPUT_INSIDE}"),
+            "all".to_owned(),
+        ]);
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        progress::run_logged("make", &mut setup.buildroot.command(&argv, &kernel.binds())?, &log)?;
+        progress::run_logged(
+            "make",
+            &mut setup.buildroot.command(&argv, &kernel.binds())?,
+            &log,
+        )?;
         for artefact in [&kernel.bzimage, &kernel.rust_minimal] {
             if !artefact.is_file() {
-                bail!("the kernel build finished without {}; see {}", artefact.display(), log.display());
+                bail!(
+                    "the kernel build finished without {}; see {}",
+                    artefact.display(),
+                    log.display()
+                );
             }
         }
         cache::write_atomic(&built, &key)?;
         phase.done();
     }
+
     cache::write_atomic(&dir.join("last-used"), "")?;
     prune(&linux_dir, &dir)?;
     Ok(kernel)
 }
 
 /// Copies the unpacked source and applies the patch series in name order.
-fn prepare_source(setup: &Setup, inputs: &Inputs, dir: &Path, kernel: &Kernel, log: &Path) -> Result<()> {
+fn prepare_source(
+    setup: &Setup,
+    inputs: &Inputs,
+    dir: &Path,
+    kernel: &Kernel,
+    log: &Path,
+) -> Result<()> {
     let stamp = dir.join("src.ok");
     if stamp.exists() {
         return Ok(());
@@ -296,6 +357,7 @@ fn prepare_source(setup: &Setup, inputs: &Inputs, dir: &Path, kernel: &Kernel, l
     ));
     cache::remove_dir_if_exists(&kernel.source)?;
     cache::remove_dir_if_exists(&kernel.output)?;
+
     progress::run_logged(
         "copying the kernel source",
         Command::new("cp")
@@ -316,10 +378,17 @@ fn prepare_source(setup: &Setup, inputs: &Inputs, dir: &Path, kernel: &Kernel, l
                 .arg(&path),
             log,
         )
-        .with_context(|| format!("vtty-driver/kernel-patches/{name} does not apply to Linux {}", setup.source.kernel_version))?;
+        .with_context(|| {
+            format!(
+                "vtty-driver/kernel-patches/{name} does not apply to Linux {}",
+                setup.source.kernel_version
+            )
+        })?;
     }
     let _ = fs::remove_file(dir.join("patch.tmp"));
-    fs::create_dir_all(&kernel.output).with_context(|| format!("creating {}", kernel.output.display()))?;
+
+    fs::create_dir_all(&kernel.output)
+        .with_context(|| format!("creating {}", kernel.output.display()))?;
     cache::write_atomic(&stamp, "")?;
     phase.done();
     Ok(())
@@ -343,9 +412,18 @@ fn configure(
     let phase = Phase::start("configuring: tinyconfig + vtty-driver/kernel.config");
     let make = |target: &str| -> Result<()> {
         let mut argv = make_command(1);
-        argv.extend(["-C".to_owned(), SOURCE_INSIDE.to_owned(), format!("O={OUTPUT_INSIDE}"), target.to_owned()]);
+        argv.extend([
+            "-C".to_owned(),
+            SOURCE_INSIDE.to_owned(),
+            format!("O={OUTPUT_INSIDE}"),
+            target.to_owned(),
+        ]);
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        progress::run_logged(&format!("make {target}"), &mut buildroot.command(&argv, &kernel.binds())?, log)
+        progress::run_logged(
+            &format!("make {target}"),
+            &mut buildroot.command(&argv, &kernel.binds())?,
+            log,
+        )
     };
     make("rustavailable").context(
         "the build root's Rust toolchain does not satisfy this kernel; the log above names the missing piece",
@@ -356,7 +434,8 @@ fn configure(
         .with_context(|| format!("reading {}", config_path.display()))?;
     config.push_str("\n# vtty-driver/kernel.config\n");
     config.push_str(fragment);
-    fs::write(&config_path, config).with_context(|| format!("writing {}", config_path.display()))?;
+    fs::write(&config_path, config)
+        .with_context(|| format!("writing {}", config_path.display()))?;
     make("olddefconfig")?;
     let resolved = fs::read_to_string(&config_path)
         .with_context(|| format!("reading {}", config_path.display()))?;
@@ -370,7 +449,8 @@ fn configure(
             config_path.display()
         );
     }
-    fs::copy(&config_path, &resolved_copy).with_context(|| format!("copying {}", config_path.display()))?;
+    fs::copy(&config_path, &resolved_copy)
+        .with_context(|| format!("copying {}", config_path.display()))?;
     phase.done();
     Ok(())
 }
@@ -379,8 +459,12 @@ fn configure(
 /// last day stay, since another worktree may be using them.
 fn prune(linux_dir: &Path, current: &Path) -> Result<()> {
     let mut trees = Vec::new();
-    for entry in fs::read_dir(linux_dir).with_context(|| format!("reading {}", linux_dir.display()))? {
-        let path = entry.with_context(|| format!("reading {}", linux_dir.display()))?.path();
+    for entry in
+        fs::read_dir(linux_dir).with_context(|| format!("reading {}", linux_dir.display()))?
+    {
+        let path = entry
+            .with_context(|| format!("reading {}", linux_dir.display()))?
+            .path();
         let is_tree = path.is_dir()
             && path
                 .file_name()

@@ -171,18 +171,28 @@ fn run(cli: Cli) -> Result<bool> {
                 println!("initramfs: {}", image.initramfs.display());
                 return Ok(true);
             }
-            let outcome =
-                guest::run_headless(&workspace, &image, &scenario, Duration::from_secs(boot.timeout), boot.verbose)?;
+            let outcome = guest::run_headless(
+                &workspace,
+                &image,
+                &scenario,
+                Duration::from_secs(boot.timeout),
+                boot.verbose,
+            )?;
             if !outcome.passed() {
                 guest::print_failure(&outcome);
                 return Ok(false);
             }
-            println!("guest: the scenario passed; console log {}", outcome.log_path.display());
+            println!(
+                "guest: the scenario passed; console log {}",
+                outcome.log_path.display()
+            );
             Ok(true)
         }
         Command::Vm => {
             if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
-                bail!("cargo xtask vm needs a terminal on stdin and stdout; use `cargo xtask guest run -- COMMAND` for a headless run");
+                bail!(
+                    "cargo xtask vm needs a terminal on stdin and stdout; use `cargo xtask guest run -- COMMAND` for a headless run"
+                );
             }
             let (columns, rows) = terminal_size::terminal_size()
                 .map(|(width, height)| (width.0, height.0))
@@ -266,7 +276,8 @@ mod tests {
 
     #[test]
     fn guest_run_takes_hyphen_arguments() {
-        let cli = Cli::try_parse_from(["cargo xtask", "guest", "run", "vtty-ctl", "--help"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["cargo xtask", "guest", "run", "vtty-ctl", "--help"]).unwrap();
         let Command::Guest { args, .. } = cli.command else {
             panic!("parsed as another command");
         };

@@ -50,8 +50,15 @@ impl Phase {
     /// Prints that the step finished, with its elapsed time.
     pub fn done(self) {
         let short: String = self.name.chars().take(60).collect();
-        let ellipsis = if short.len() < self.name.len() { "..." } else { "" };
-        println!("    {short}{ellipsis} done in {}", format_elapsed(self.elapsed()));
+        let ellipsis = if short.len() < self.name.len() {
+            "..."
+        } else {
+            ""
+        };
+        println!(
+            "    {short}{ellipsis} done in {}",
+            format_elapsed(self.elapsed())
+        );
     }
 }
 
@@ -158,7 +165,11 @@ pub fn print_tail(path: &Path, count: usize) {
     let text = String::from_utf8_lossy(&text);
     let lines: Vec<&str> = text.lines().collect();
     let first = lines.len().saturating_sub(count);
-    println!("---- last {} lines of {} ----", lines.len() - first, path.display());
+    println!(
+        "---- last {} lines of {} ----",
+        lines.len() - first,
+        path.display()
+    );
     for line in &lines[first..] {
         println!("{line}");
     }
@@ -169,7 +180,8 @@ pub fn print_tail(path: &Path, count: usize) {
 fn last_line(path: &Path) -> Option<String> {
     let mut file = File::open(path).ok()?;
     let length = file.metadata().ok()?.len();
-    file.seek(SeekFrom::Start(length.saturating_sub(4096))).ok()?;
+    file.seek(SeekFrom::Start(length.saturating_sub(4096)))
+        .ok()?;
     let mut tail = Vec::new();
     file.read_to_end(&mut tail).ok()?;
     let text = String::from_utf8_lossy(&tail);

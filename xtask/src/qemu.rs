@@ -12,8 +12,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::progress;
-
 /// A kernel, its initramfs and its command line.
 pub struct Boot {
     pub bzimage: PathBuf,
@@ -26,7 +24,13 @@ impl Boot {
         let mut command = Command::new("qemu-system-x86_64");
         command
             .args(["-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", "1G"])
-            .args(["-nodefaults", "-no-user-config", "-no-reboot", "-display", "none"])
+            .args([
+                "-nodefaults",
+                "-no-user-config",
+                "-no-reboot",
+                "-display",
+                "none",
+            ])
             .args(["-serial", serial])
             .arg("-kernel")
             .arg(&self.bzimage)
@@ -54,9 +58,13 @@ pub fn run_headless(
     timeout: Duration,
     mut on_line: impl FnMut(&str),
 ) -> Result<Headless> {
-    let mut log_file = File::create(log_path).with_context(|| format!("creating {}", log_path.display()))?;
+    let mut log_file =
+        File::create(log_path).with_context(|| format!("creating {}", log_path.display()))?;
     let mut command = boot.command("stdio");
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = command
         .spawn()
         .context("starting qemu-system-x86_64; `cargo xtask setup` installs it")?;
@@ -73,7 +81,8 @@ pub fn run_headless(
     loop {
         match receiver.recv_timeout(Duration::from_millis(100)) {
             Ok(line) => {
-                writeln!(log_file, "{line}").with_context(|| format!("writing {}", log_path.display()))?;
+                writeln!(log_file, "{line}")
+                    .with_context(|| format!("writing {}", log_path.display()))?;
                 on_line(&line);
                 log.push_str(&line);
                 log.push('\n');
@@ -168,10 +177,14 @@ pub fn run_interactive(boot: &Boot) -> Result<ExitStatus> {
     Ok(status)
 }
 
-/// Prints `log` as the guest console output with a header, for failures.
+/// Prints the whole guest console log, for failures.
 pub fn print_console(log_path: &Path) {
     println!("==> guest console log ({})", log_path.display());
-    progress::print_tail(log_path, usize::MAX);
+    match std::fs::read(log_path) {
+        Ok(text) => print!("{}", String::from_utf8_lossy(&text)),
+        Err(error) => println!("cannot read {}: {error}", log_path.display()),
+    }
+    println!("==> end of the guest console log");
 }
 
 /// Checks that `cmdline` fits the x86 kernel command line (2048 bytes with the

@@ -37,7 +37,9 @@ pub struct Setup {
 pub fn run() -> Result<Setup> {
     let start = Instant::now();
     if !nix::unistd::geteuid().is_root() {
-        bail!("xtask needs root: it installs packages, and builds the kernel in a chroot; run it as root");
+        bail!(
+            "xtask needs root: it installs packages, and builds the kernel in a chroot; run it as root"
+        );
     }
     let cache = Cache::open()?;
     let mut alt = None;
@@ -65,7 +67,8 @@ pub fn alt_apt<'a>(cache: &Cache, alt: &'a mut Option<AltApt>) -> Result<&'a Alt
     if alt.is_none() {
         *alt = Some(AltApt::prepare(cache)?);
     }
-    alt.as_ref().context("the alternative apt configuration was not prepared")
+    alt.as_ref()
+        .context("the alternative apt configuration was not prepared")
 }
 
 fn ensure_host_packages(cache: &Cache) -> Result<()> {
@@ -91,7 +94,10 @@ fn qemu_major(version: &str) -> Option<u32> {
 
 fn ensure_qemu(cache: &Cache, alt: &mut Option<AltApt>) -> Result<()> {
     let installed = apt::host_version("qemu-system-x86")?;
-    if installed.as_deref().and_then(qemu_major).is_some_and(|major| major >= QEMU_MIN_MAJOR)
+    if installed
+        .as_deref()
+        .and_then(qemu_major)
+        .is_some_and(|major| major >= QEMU_MIN_MAJOR)
         && apt::host_version("seabios")?.is_some()
     {
         return Ok(());
@@ -111,14 +117,20 @@ fn ensure_qemu(cache: &Cache, alt: &mut Option<AltApt>) -> Result<()> {
         .or_else(|| offers.iter().find(backports))
         .filter(|offer| qemu_major(&offer.version).is_some_and(|major| major >= QEMU_MIN_MAJOR));
     let Some(chosen) = chosen else {
-        bail!("no qemu-system-x86 {QEMU_MIN_MAJOR}.x found in bookworm-backports; install qemu-system-x86 >= {QEMU_MIN_MAJOR} by hand");
+        bail!(
+            "no qemu-system-x86 {QEMU_MIN_MAJOR}.x found in bookworm-backports; install qemu-system-x86 >= {QEMU_MIN_MAJOR} by hand"
+        );
     };
 
     let seabios = alt.offers("seabios")?;
     let Some(seabios) = seabios
         .iter()
         .find(|offer| offer.suite.starts_with("bookworm-backports/"))
-        .or_else(|| seabios.iter().find(|offer| offer.suite.starts_with("bookworm/")))
+        .or_else(|| {
+            seabios
+                .iter()
+                .find(|offer| offer.suite.starts_with("bookworm/"))
+        })
     else {
         bail!("no seabios found in bookworm or bookworm-backports; install seabios by hand");
     };
@@ -139,7 +151,9 @@ fn ensure_qemu(cache: &Cache, alt: &mut Option<AltApt>) -> Result<()> {
 fn deb_files(dir: &Path) -> Result<Vec<String>> {
     let mut debs = Vec::new();
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
-        let path = entry.with_context(|| format!("reading {}", dir.display()))?.path();
+        let path = entry
+            .with_context(|| format!("reading {}", dir.display()))?
+            .path();
         if path.extension().is_some_and(|extension| extension == "deb") {
             debs.push(path.display().to_string());
         }
@@ -151,16 +165,24 @@ fn deb_files(dir: &Path) -> Result<Vec<String>> {
 /// Prints every tool version in use, the host's and the build root's.
 pub fn print_versions(setup: &Setup) -> Result<()> {
     println!("Host ({})", os_release());
-    for package in ["qemu-system-x86", "seabios", "busybox-static", "debootstrap"] {
+    for package in [
+        "qemu-system-x86",
+        "seabios",
+        "busybox-static",
+        "debootstrap",
+    ] {
         let version = apt::host_version(package)?.unwrap_or_else(|| "not installed".to_owned());
         println!("  {package:<26} {version}");
     }
     for (tool, version) in toolchain::versions(&setup.toolchains) {
         println!("  {tool:<26} {version}");
     }
-    println!("Kernel build root (Debian trixie, {})", setup.buildroot.root.display());
-    for line in setup.buildroot.versions.lines() {
-        println!("  {line}");
+    println!(
+        "Kernel build root (Debian trixie, {})",
+        setup.buildroot.root.display()
+    );
+    for (tool, version) in setup.buildroot.version_lines() {
+        println!("  {tool:<26} {version}");
     }
     println!("Kernel source");
     println!(

@@ -43,7 +43,13 @@ pub fn run(setup: &Setup, workspace: &Workspace, options: &Options) -> Result<bo
     match guest::build(setup, workspace) {
         Ok(image) => {
             let scenario = Scenario::Tests(options.guest_args.clone());
-            let outcome = guest::run_headless(workspace, &image, &scenario, options.timeout, options.verbose)?;
+            let outcome = guest::run_headless(
+                workspace,
+                &image,
+                &scenario,
+                options.timeout,
+                options.verbose,
+            )?;
             let report = &outcome.report;
             guest_tests.passed = report.guest_tests.iter().filter(|test| test.passed).count();
             guest_tests.failed = report.guest_tests.len() - guest_tests.passed;
@@ -72,10 +78,16 @@ pub fn run(setup: &Setup, workspace: &Workspace, options: &Options) -> Result<bo
     println!();
     println!("summary:");
     match &host {
-        Some(host) => println!("  host tests:  {} passed, {} failed", host.passed, host.failed),
+        Some(host) => println!(
+            "  host tests:  {} passed, {} failed",
+            host.passed, host.failed
+        ),
         None => println!("  host tests:  skipped (--skip-host)"),
     }
-    println!("  guest tests: {} passed, {} failed", guest_tests.passed, guest_tests.failed);
+    println!(
+        "  guest tests: {} passed, {} failed",
+        guest_tests.passed, guest_tests.failed
+    );
     println!(
         "  kunit:       {} passed, {} failed, {} skipped",
         kunit.passed, kunit.failed, kunit_skipped
@@ -94,8 +106,17 @@ pub fn run(setup: &Setup, workspace: &Workspace, options: &Options) -> Result<bo
 /// for the BPF target), echoing its output and adding up its `test result:` lines.
 /// A cargo failure without failed tests (a build error) counts as one failure.
 fn run_host_tests(setup: &Setup, workspace: &Workspace) -> Result<Tally> {
-    println!("==> host tests: cargo test --workspace --exclude vtty-ebpf");
-    let mut command = workspace.cargo(&setup.toolchains, &["test", "--workspace", "--exclude", "vtty-ebpf"]);
+    println!("==> host tests: cargo test --workspace --exclude vtty-ebpf --no-fail-fast");
+    let mut command = workspace.cargo(
+        &setup.toolchains,
+        &[
+            "test",
+            "--workspace",
+            "--exclude",
+            "vtty-ebpf",
+            "--no-fail-fast",
+        ],
+    );
     command.stdout(Stdio::piped());
     let mut child = command.spawn().context("starting cargo test")?;
     let mut tally = Tally::default();
@@ -146,7 +167,13 @@ mod tests {
     #[test]
     fn libtest_result_line() {
         let line = "test result: FAILED. 12 passed; 2 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s";
-        assert_eq!(parse_test_result(line), Some(Tally { passed: 12, failed: 2 }));
+        assert_eq!(
+            parse_test_result(line),
+            Some(Tally {
+                passed: 12,
+                failed: 2
+            })
+        );
     }
 
     #[test]

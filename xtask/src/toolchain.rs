@@ -95,11 +95,14 @@ fn installed_toolchains() -> Result<Vec<String>> {
     Ok(text
         .lines()
         .filter_map(|line| line.split_whitespace().next())
-        .map(|name| name.trim_end_matches("-x86_64-unknown-linux-gnu").to_owned())
+        .map(|name| {
+            name.trim_end_matches("-x86_64-unknown-linux-gnu")
+                .to_owned()
+        })
         .collect())
 }
 
-/// The sysroot of a rustup toolchain.
+/// Returns the sysroot of a rustup toolchain.
 fn sysroot(toolchain: &str) -> Result<PathBuf> {
     let text = progress::capture(rustup().args(["run", toolchain, "rustc", "--print", "sysroot"]))
         .with_context(|| format!("finding the sysroot of the toolchain {toolchain}"))?;
@@ -108,7 +111,8 @@ fn sysroot(toolchain: &str) -> Result<PathBuf> {
 
 /// Reads the date of a toolchain from its channel manifest.
 fn manifest_date(sysroot: &Path) -> Option<String> {
-    let text = fs::read_to_string(sysroot.join("lib/rustlib/multirust-channel-manifest.toml")).ok()?;
+    let text =
+        fs::read_to_string(sysroot.join("lib/rustlib/multirust-channel-manifest.toml")).ok()?;
     text.lines()
         .find_map(|line| line.strip_prefix("date = "))
         .map(|date| date.trim_matches('"').to_owned())
@@ -135,7 +139,9 @@ fn ensure_ebpf_nightly() -> Result<String> {
         }
     };
     if !installed.contains(&name) {
-        let phase = Phase::start(format!("installing the Rust toolchain {name} with rust-src"));
+        let phase = Phase::start(format!(
+            "installing the Rust toolchain {name} with rust-src"
+        ));
         progress::run_inherited(rustup().args([
             "toolchain",
             "install",
@@ -148,11 +154,23 @@ fn ensure_ebpf_nightly() -> Result<String> {
         .with_context(|| format!("installing the eBPF toolchain {name}"))?;
         phase.done();
     }
-    let components = progress::capture(rustup().args(["component", "list", "--installed", "--toolchain", &name]))?;
+    let components = progress::capture(rustup().args([
+        "component",
+        "list",
+        "--installed",
+        "--toolchain",
+        &name,
+    ]))?;
     if !components.lines().any(|line| line.trim() == "rust-src") {
         let phase = Phase::start(format!("adding rust-src to {name}"));
-        progress::run_inherited(rustup().args(["component", "add", "rust-src", "--toolchain", &name]))
-            .with_context(|| format!("adding rust-src to the toolchain {name}"))?;
+        progress::run_inherited(rustup().args([
+            "component",
+            "add",
+            "rust-src",
+            "--toolchain",
+            &name,
+        ]))
+        .with_context(|| format!("adding rust-src to the toolchain {name}"))?;
         phase.done();
     }
     Ok(name)
@@ -198,7 +216,10 @@ fn ensure_bpf_linker(cache: &Cache, toolchain: &str, cargo_bin: &Path) -> Result
     let (library, major) = toolchain_llvm(toolchain)?;
     let prefix_lib = cache.llvm_prefix_dir().join("lib");
     let stamp_path = cache.root.join("bpf-linker.stamp");
-    let stamp = format!("bpf-linker {BPF_LINKER_VERSION} llvm-{major} {}\n", library.display());
+    let stamp = format!(
+        "bpf-linker {BPF_LINKER_VERSION} llvm-{major} {}\n",
+        library.display()
+    );
     let binary = cargo_bin.join("bpf-linker");
     let runs = Command::new(&binary)
         .arg("--version")
@@ -214,7 +235,8 @@ fn ensure_bpf_linker(cache: &Cache, toolchain: &str, cargo_bin: &Path) -> Result
     // bpf-linker's build script links `$LLVM_PREFIX/lib/libLLVM.so` and records that
     // folder as the binary's run path, where it then loads the versioned name.
     cache::remove_dir_if_exists(&prefix_lib)?;
-    fs::create_dir_all(&prefix_lib).with_context(|| format!("creating {}", prefix_lib.display()))?;
+    fs::create_dir_all(&prefix_lib)
+        .with_context(|| format!("creating {}", prefix_lib.display()))?;
     let Some(file_name) = library.file_name() else {
         bail!("{} has no file name", library.display());
     };
@@ -227,8 +249,19 @@ fn ensure_bpf_linker(cache: &Cache, toolchain: &str, cargo_bin: &Path) -> Result
     install
         .env_remove("RUSTUP_TOOLCHAIN")
         .env("LLVM_PREFIX", cache.llvm_prefix_dir())
-        .args(["install", "--locked", "--force", "bpf-linker", "--version", BPF_LINKER_VERSION])
-        .args(["--no-default-features", "--features", &format!("llvm-{major}")]);
+        .args([
+            "install",
+            "--locked",
+            "--force",
+            "bpf-linker",
+            "--version",
+            BPF_LINKER_VERSION,
+        ])
+        .args([
+            "--no-default-features",
+            "--features",
+            &format!("llvm-{major}"),
+        ]);
     progress::run_logged("cargo install bpf-linker", &mut install, &log).with_context(|| {
         format!(
             "bpf-linker {BPF_LINKER_VERSION} did not build with LLVM {major}; if it has no llvm-{major} \
@@ -248,8 +281,14 @@ pub fn versions(toolchains: &Toolchains) -> Vec<(String, String)> {
             .unwrap_or_else(|error| format!("unavailable: {error:#}"))
     };
     vec![
-        ("rustc (user space)".to_owned(), first_line(Command::new("rustc").arg("--version"))),
-        ("cargo".to_owned(), first_line(Command::new("cargo").arg("--version"))),
+        (
+            "rustc (user space)".to_owned(),
+            first_line(Command::new("rustc").arg("--version")),
+        ),
+        (
+            "cargo".to_owned(),
+            first_line(Command::new("cargo").arg("--version")),
+        ),
         (
             format!("rustc (eBPF, {})", toolchains.ebpf),
             first_line(rustup().args(["run", &toolchains.ebpf, "rustc", "--version"])),

@@ -72,7 +72,9 @@ impl Workspace {
     /// Builds the guest's binaries as static musl release executables and returns
     /// their paths by binary name.
     pub fn build_guest_binaries(&self, toolchains: &Toolchains) -> Result<Vec<(String, PathBuf)>> {
-        let phase = Phase::start(format!("building static {MUSL_TARGET} binaries for the guest"));
+        let phase = Phase::start(format!(
+            "building static {MUSL_TARGET} binaries for the guest"
+        ));
         let mut args = vec!["build", "--release", "--target", MUSL_TARGET];
         for (package, _) in GUEST_BINARIES {
             args.extend(["--package", package]);
@@ -84,7 +86,10 @@ impl Workspace {
         for (_, binary) in GUEST_BINARIES {
             let path = dir.join(binary);
             if !path.is_file() {
-                bail!("cargo built no {}; check the [[bin]] names of the workspace", path.display());
+                bail!(
+                    "cargo built no {}; check the [[bin]] names of the workspace",
+                    path.display()
+                );
             }
             binaries.push(((*binary).to_owned(), path));
         }
