@@ -235,14 +235,15 @@ pub enum ProbeError {
     #[error("the probes' event stream is already open in this process")]
     EventsTaken,
 
-    /// A tokio runtime could not start: its signal driver needs a Unix socket pair.
+    /// A tokio runtime could not start because its signal driver needs a Unix socket
+    /// pair.
     #[error(
         "starting the tokio runtime failed: its signal handling needs a Unix socket pair, and \
-         socketpair(AF_UNIX) failed ({source}); run a kernel with CONFIG_UNIX=y"
+         socketpair(AF_UNIX) failed with {error}; run a kernel with CONFIG_UNIX=y"
     )]
     NoUnixSockets {
-        /// The error of socketpair(2).
-        source: io::Error,
+        /// The error of socketpair(2), shown in the message.
+        error: io::Error,
     },
 
     /// An async API was called outside a tokio runtime.

@@ -345,7 +345,7 @@ impl Probes {
 /// its Unix socket pair (a kernel without `CONFIG_UNIX`). Creating a pair first
 /// turns the panic into an error.
 pub fn current_thread_runtime() -> Result<tokio::runtime::Runtime, ProbeError> {
-    std::os::unix::net::UnixStream::pair().map_err(|source| ProbeError::NoUnixSockets { source })?;
+    std::os::unix::net::UnixStream::pair().map_err(|error| ProbeError::NoUnixSockets { error })?;
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -10,6 +10,7 @@ use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 
 use log::warn;
 use nix::errno::Errno;
@@ -223,14 +224,17 @@ impl DirLock {
         }
     }
 
-    /// The lock of `dir` on a kernel without file locking.
+    /// The lock of `dir` on a kernel without file locking. Warns once per process.
     fn unsupported(dir: &Path) -> Self {
-        warn!(
-            "flock on {} failed with ENOSYS: this kernel has no file locking \
-             (CONFIG_FILE_LOCKING), so vtty-ctl cannot keep two probe loaders or event readers \
-             apart; run one at a time",
-            dir.display()
-        );
+        static WARNING: Once = Once::new();
+        WARNING.call_once(|| {
+            warn!(
+                "flock on {} failed with ENOSYS: this kernel has no file locking \
+                 (CONFIG_FILE_LOCKING), so vtty-ctl cannot keep two probe loaders or event \
+                 readers apart; run one at a time",
+                dir.display()
+            );
+        });
         Self { _lock: None }
     }
 }
