@@ -162,8 +162,8 @@ fn remove_dir_if_present(dir: &Path) -> Result<(), ProbeError> {
 /// An exclusive `flock` on a directory, released on drop.
 ///
 /// A kernel built without `CONFIG_FILE_LOCKING` fails every `flock` with `ENOSYS`.
-/// There the lock is granted without being taken, and a warning says that two
-/// loaders or event readers at once are not kept apart.
+/// There the lock is granted without being taken, and a warning tells the user
+/// that two loaders or event readers at once are not kept apart.
 #[derive(Debug)]
 pub struct DirLock {
     _lock: Option<Flock<File>>,
@@ -224,7 +224,8 @@ impl DirLock {
         }
     }
 
-    /// The lock of `dir` on a kernel without file locking. Warns once per process.
+    /// Returns the lock of `dir` on a kernel without file locking, and warns once
+    /// per process that nothing is locked.
     fn unsupported(dir: &Path) -> Self {
         static WARNING: Once = Once::new();
         WARNING.call_once(|| {
