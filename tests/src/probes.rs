@@ -484,14 +484,17 @@ fn pins_survive_and_unload() -> Result<()> {
     ensure!(!unloaded.removed.is_empty(), "unload removed nothing");
     ensure!(!paths.pin_dir().exists(), "{} still exists after unload", paths.pin_dir().display());
 
-    // Detached links release the module after an RCU grace period; retry until the
-    // module goes, and only a hang runs into the watchdog.
+    // Detached links release the module after an RCU grace period, and a container
+    // whose init exited releases it from a work item; retry until the module goes,
+    // and only a hang runs into the watchdog. delete_module(O_NONBLOCK) fails with
+    // EWOULDBLOCK while the module's reference count is not zero.
     let deadline = Instant::now() + WATCHDOG;
     loop {
         match delete_module("vtty") {
             Ok(()) => break,
             Err(error)
-                if Instant::now() < deadline && error.raw_os_error() == Some(libc::EBUSY) =>
+                if Instant::now() < deadline
+                    && matches!(error.raw_os_error(), Some(libc::EWOULDBLOCK | libc::EBUSY)) =>
             {
                 std::thread::sleep(Duration::from_millis(50));
             }

@@ -313,8 +313,18 @@ pub fn covering_mount(mountinfo: &str, name: &str) -> Option<String> {
 }
 
 /// Maps `id` inside the container to the host through a `uid_map` or `gid_map`.
+/// A kernel built without user namespaces (`CONFIG_USER_NS`) has no such files,
+/// and every id maps to itself.
 fn map_id(path: &str, id: u32) -> exit::Result<u32> {
-    let text = fs::read_to_string(path).with_context(|| format!("failed to read {path}"))?;
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == io::ErrorKind::NotFound && !user_namespaces_exist() => {
+            return Ok(id);
+        }
+        Err(error) => {
+            return Err(anyhow::Error::new(error).context(format!("failed to read {path}")).into());
+        }
+    };
     parse_id_map(&text, id).ok_or_else(|| {
         fail!(
             ExitCode::Conflict,
@@ -322,6 +332,13 @@ fn map_id(path: &str, id: u32) -> exit::Result<u32> {
              the container's user namespace"
         )
     })
+}
+
+/// Returns true when the kernel has user namespaces, which is exactly when
+/// `/proc/self/uid_map` exists. On such a kernel, a missing map file of a
+/// container's init means that the init exited, not the identity mapping.
+fn user_namespaces_exist() -> bool {
+    fs::symlink_metadata("/proc/self/uid_map").is_ok()
 }
 
 /// Maps `id` through the lines `INSIDE OUTSIDE COUNT` of an id map.
@@ -359,6 +376,15 @@ mod tests {
         assert_eq!(parse_id_map("0 100000 65536\n", 5), Some(100005));
         assert_eq!(parse_id_map("0 100000 1\n", 5), None);
         assert_eq!(parse_id_map("", 0), None);
+    }
+
+    #[test]
+    fn missing_id_map_is_an_error() {
+        // The host kernel has user namespaces, so a missing map means a gone
+        // process, never the identity mapping.
+        assert!(user_namespaces_exist());
+        let error = map_id("/proc/self/no_such_uid_map", 0).expect_err("missing map");
+        assert_eq!(error.code(), ExitCode::Failure);
     }
 
     #[test]

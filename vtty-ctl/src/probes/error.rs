@@ -94,6 +94,15 @@ pub enum ProbeError {
         source: io::Error,
     },
 
+    /// aya found no support for BPF global data, which the programs need for their
+    /// field offsets and log level.
+    #[error(
+        "this kernel failed aya's check for BPF global data, which the probes need for their \
+         field offsets and log level: the check loads a BPF_PROG_TYPE_SOCKET_FILTER program, \
+         which needs Linux 5.2 or newer built with CONFIG_NET=y; run a kernel with CONFIG_NET=y"
+    )]
+    NoGlobalData,
+
     /// The eBPF object could not be loaded.
     #[error("loading the probes' eBPF object failed")]
     Load(#[source] aya::EbpfError),
@@ -225,6 +234,17 @@ pub enum ProbeError {
     /// The ring buffer was already taken from this handle.
     #[error("the probes' event stream is already open in this process")]
     EventsTaken,
+
+    /// A tokio runtime could not start because its signal driver needs a Unix socket
+    /// pair.
+    #[error(
+        "starting the tokio runtime failed: its signal handling needs a Unix socket pair, and \
+         socketpair(AF_UNIX) failed with {error}; run a kernel with CONFIG_UNIX=y"
+    )]
+    NoUnixSockets {
+        /// The error of socketpair(2), shown in the message.
+        error: io::Error,
+    },
 
     /// An async API was called outside a tokio runtime.
     #[error("{what} needs a running tokio runtime")]

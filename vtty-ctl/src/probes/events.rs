@@ -329,16 +329,27 @@ pub struct BlockingEvents {
 impl Probes {
     /// Opens the event stream on a private tokio runtime; see [`Probes::events`].
     pub fn blocking_events(&mut self) -> Result<BlockingEvents, ProbeError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|error| ProbeError::io("tokio runtime", error))?;
+        let runtime = current_thread_runtime()?;
         let stream = {
             let _context = runtime.enter();
             self.events()?
         };
         Ok(BlockingEvents { runtime, stream })
     }
+}
+
+/// Builds a single-threaded tokio runtime with I/O and timers.
+///
+/// With tokio's `signal` feature, which vtty-ctl enables, every runtime with I/O
+/// also starts tokio's signal driver, and that driver panics when it cannot create
+/// its Unix socket pair (a kernel without `CONFIG_UNIX`). Creating a pair first
+/// turns the panic into an error.
+pub fn current_thread_runtime() -> Result<tokio::runtime::Runtime, ProbeError> {
+    std::os::unix::net::UnixStream::pair().map_err(|error| ProbeError::NoUnixSockets { error })?;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| ProbeError::io("tokio runtime", error))
 }
 
 impl BlockingEvents {

@@ -136,6 +136,11 @@ pub(super) type AttachedLinks = Vec<(&'static str, TracePointLinkId)>;
 /// Loads the object and attaches every program; returns the object with the
 /// programs' links still owned by it.
 fn load_and_attach(offsets: &FieldOffsets) -> Result<(Ebpf, AttachedLinks), ProbeError> {
+    // Without this feature aya leaves out the maps of `.data`, `.rodata` and `.bss`,
+    // and the load fails later with an unknown-section relocation error.
+    if !aya::features().bpf_global_data() {
+        return Err(ProbeError::NoGlobalData);
+    }
     let level = program_log_level();
     let mut ebpf = EbpfLoader::new()
         .override_global(FIELD_OFFSETS_GLOBAL, offsets, true)

@@ -29,8 +29,8 @@ mod status;
 pub use environment::{BPFFS, ProbePaths, TRACEFS};
 pub use error::ProbeError;
 pub use events::{
-    BlockingEvents, DecodeError, EventDetail, EventStream, ProbeEvent, decode, detach_reason,
-    unregister_reason,
+    BlockingEvents, DecodeError, EventDetail, EventStream, ProbeEvent, current_thread_runtime,
+    decode, detach_reason, unregister_reason,
 };
 pub use format::{EventFormat, FormatField, parse_format};
 pub use handle::{Origin, ProbeReadings, ProbeStats, Probes};

@@ -10,7 +10,9 @@ use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 
+use log::warn;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use vtty_common::probe::{TRACEPOINTS, maps};
@@ -158,9 +160,13 @@ fn remove_dir_if_present(dir: &Path) -> Result<(), ProbeError> {
 }
 
 /// An exclusive `flock` on a directory, released on drop.
+///
+/// A kernel built without `CONFIG_FILE_LOCKING` fails every `flock` with `ENOSYS`.
+/// There the lock is granted without being taken, and a warning tells the user
+/// that two loaders or event readers at once are not kept apart.
 #[derive(Debug)]
 pub struct DirLock {
-    _lock: Flock<File>,
+    _lock: Option<Flock<File>>,
 }
 
 impl DirLock {
@@ -194,10 +200,13 @@ impl DirLock {
                 }
                 Err(error) => return Err(ProbeError::io(dir, error)),
             };
-            let lock = Flock::lock(file, FlockArg::LockExclusive)
-                .map_err(|(_, errno)| ProbeError::io(dir, io::Error::from(errno)))?;
+            let lock = match Flock::lock(file, FlockArg::LockExclusive) {
+                Ok(lock) => lock,
+                Err((_, Errno::ENOSYS)) => return Ok(Some(Self::unsupported(dir))),
+                Err((_, errno)) => return Err(ProbeError::io(dir, io::Error::from(errno))),
+            };
             if same_directory(&lock, dir) {
-                return Ok(Some(Self { _lock: lock }));
+                return Ok(Some(Self { _lock: Some(lock) }));
             }
         }
         Ok(None)
@@ -208,10 +217,26 @@ impl DirLock {
     pub fn try_lock(dir: &Path) -> Result<Option<Self>, ProbeError> {
         let file = File::open(dir).map_err(|error| ProbeError::io(dir, error))?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => Ok(Some(Self { _lock: lock })),
+            Ok(lock) => Ok(Some(Self { _lock: Some(lock) })),
             Err((_, Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, Errno::ENOSYS)) => Ok(Some(Self::unsupported(dir))),
             Err((_, errno)) => Err(ProbeError::io(dir, io::Error::from(errno))),
         }
+    }
+
+    /// Returns the lock of `dir` on a kernel without file locking, and warns once
+    /// per process that nothing is locked.
+    fn unsupported(dir: &Path) -> Self {
+        static WARNING: Once = Once::new();
+        WARNING.call_once(|| {
+            warn!(
+                "flock on {} failed with ENOSYS: this kernel has no file locking \
+                 (CONFIG_FILE_LOCKING), so vtty-ctl cannot keep two probe loaders or event \
+                 readers apart; run one at a time",
+                dir.display()
+            );
+        });
+        Self { _lock: None }
     }
 }
 

@@ -26,7 +26,5 @@ pub async fn interrupted() -> exit::Result<&'static str> {
 
 /// A single-threaded tokio runtime for one command.
 pub fn runtime() -> exit::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|error| {
-        crate::fail!(ExitCode::Failure, "starting the tokio runtime failed: {error}")
-    })
+    Ok(crate::probes::current_thread_runtime()?)
 }
