@@ -38,6 +38,8 @@ write_container_scripts() {
 mount -t tmpfs -o mode=755 dev /dev
 mkdir /dev/pts
 hostname "ct$CTID"
+# The host makes the device nodes only once this /dev is mounted.
+touch /dev/.vtty-ready
 while [ ! -e /dev/.vtty-allowed ]; do sleep 0.2; done
 exec sh "/run/vtty-demo/ct$CTID.sh"
 INIT
@@ -116,6 +118,10 @@ setup() {
     done
     for ctid in 101 102 103; do
         init=$(container_init $ctid) || { step "container $ctid did not start"; return 1; }
+        for try in $(seq 50); do
+            [ -e "/proc/$init/root/dev/.vtty-ready" ] && break
+            sleep 0.2
+        done
         step "container $ctid: init is pid $init; vtty-ctl mknod $ctid && vtty-ctl allow $ctid"
         vtty-ctl mknod $ctid || return 1
         vtty-ctl allow $ctid || return 1
