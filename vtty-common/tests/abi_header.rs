@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::mem::{offset_of, size_of};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use vtty_common::abi::*;
 
@@ -43,8 +44,15 @@ int main(void) {
 }
 "#;
 
+/// The C program's output, built and run once: the tests run in parallel threads,
+/// and a binary being rewritten cannot be executed ("Text file busy").
+fn c_values() -> &'static BTreeMap<String, u64> {
+    static VALUES: OnceLock<BTreeMap<String, u64>> = OnceLock::new();
+    VALUES.get_or_init(build_and_run)
+}
+
 /// Builds and runs the C program; returns its lines as a map from name to number.
-fn c_values() -> BTreeMap<String, u64> {
+fn build_and_run() -> BTreeMap<String, u64> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("abi_header");
     std::fs::create_dir_all(&dir).expect("create the test's temporary directory");
