@@ -35,6 +35,10 @@ write_container_scripts() {
     mkdir -p $CT_DIR
     cat > $CT_DIR/init.sh <<'INIT'
 #!/bin/sh
+# Join the container's cgroups first ("0" is the writing process), so that they
+# hold this container's processes alone.
+echo 0 > "/sys/fs/cgroup/unified/vtty-demo/$CTID/cgroup.procs"
+echo 0 > "/sys/fs/cgroup/devices/vtty-demo/$CTID/cgroup.procs"
 mount -t tmpfs -o mode=755 dev /dev
 mkdir /dev/pts
 hostname "ct$CTID"
@@ -70,14 +74,11 @@ exec yes "ct103 flooding its console" > /dev/console
 CT
 }
 
-# start_container CTID: the container joins its cgroups, then unshares.
+# start_container CTID: new namespaces; the container's init joins its cgroups.
 start_container() {
     ctid=$1
     mkdir -p "$V1/$ctid" "$V2/$ctid"
-    CTID=$ctid setsid sh -c "
-        echo \$\$ > $V2/$ctid/cgroup.procs &&
-        echo \$\$ > $V1/$ctid/cgroup.procs &&
-        exec unshare -p -m -u -f --mount-proc sh $CT_DIR/init.sh" </dev/null >/dev/null 2>&1 &
+    CTID=$ctid setsid unshare -p -m -u -f --mount-proc sh $CT_DIR/init.sh </dev/null >/dev/null 2>&1 &
 }
 
 # container_init CTID: the container's init pid on the host, once it runs.
