@@ -2,6 +2,8 @@
 //! and the kernel's tracepoints are real. `cargo xtask test` boots the guest and
 //! runs this binary; `--list` prints the test names, a filter selects by substring.
 
+mod bench_io;
+mod container;
 mod harness;
 
 use std::process::{Command, ExitCode};
@@ -21,7 +23,7 @@ macro_rules! test_modules {
     };
 }
 
-test_modules!(bench);
+test_modules!(bench, driver, probes, policy, tui);
 
 /// Runs vtty's guest tests, each in its own process under a watchdog.
 #[derive(Parser)]
@@ -35,6 +37,10 @@ struct Cli {
     /// Print the test names and exit.
     #[arg(long)]
     list: bool,
+    /// Run the benchmarks against a devpts pty pair instead of the tests, printing
+    /// one `bench` line per measurement.
+    #[arg(long, conflicts_with_all = ["filter", "list"])]
+    bench: bool,
     /// Seconds after which a test that has not finished is killed and failed.
     #[arg(long, value_name = "SECONDS", default_value_t = harness::DEFAULT_WATCHDOG.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -46,6 +52,18 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.bench {
+        return match bench_io::run() {
+            Ok(measurements) => {
+                bench_io::print(&measurements);
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: the benchmarks failed: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let tests = harness::all(SUITES);
 
     if let Some(name) = &cli.run_one {

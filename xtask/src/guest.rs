@@ -59,6 +59,9 @@ pub enum Scenario {
     Run(Vec<String>),
     /// An interactive shell on the console.
     Shell { rows: u16, cols: u16, term: String },
+    /// The demo: three containers, the probes and vtty-top on the console, or
+    /// with `Some(seconds)` a headless run that checks every part.
+    Demo { headless_seconds: Option<u64>, terminal: Option<(u16, u16, String)> },
 }
 
 impl Scenario {
@@ -67,6 +70,7 @@ impl Scenario {
             Self::Tests(_) => "tests",
             Self::Run(_) => "run",
             Self::Shell { .. } => "shell",
+            Self::Demo { .. } => "demo",
         }
     }
 }
@@ -96,6 +100,15 @@ pub fn cmdline(scenario: &Scenario) -> Result<String> {
             line.push_str(&format!(
                 " vtty_rows={rows} vtty_cols={cols} vtty_term={term}"
             ));
+        }
+        Scenario::Demo { headless_seconds, terminal } => {
+            if let Some(seconds) = headless_seconds {
+                line.push_str(&format!(" vtty_args=\"--headless {seconds}\""));
+            }
+            if let Some((rows, cols, term)) = terminal {
+                check_word(term)?;
+                line.push_str(&format!(" vtty_rows={rows} vtty_cols={cols} vtty_term={term}"));
+            }
         }
     }
     qemu::check_cmdline(&line)?;

@@ -3,8 +3,9 @@
 #
 # The kernel passes the unknown `name=value` words of its command line to init as
 # environment variables; xtask sets these:
-#   vtty_scenario  tests | run | shell
-#   vtty_args      arguments of the scenario: a test filter, or the command to run
+#   vtty_scenario  tests | run | shell | demo
+#   vtty_args      arguments of the scenario: a test filter, the command to run,
+#                  or the demo's `--headless SECONDS`
 #   vtty_rows, vtty_cols, vtty_term   the caller's terminal, for the shell
 #
 # The host waits for the line `VTTY-GUEST-EXIT status=N` and then for qemu to exit,
@@ -71,6 +72,20 @@ run)
     $vtty_args
     status=$?
     ;;
+demo)
+    dmesg -n 1
+    if [ -n "${vtty_rows:-}" ]; then
+        stty -F /dev/ttyS0 rows "$vtty_rows" cols "${vtty_cols:-80}"
+        export TERM="${vtty_term:-linux}"
+        # The demo ends in an interactive shell, which needs a controlling tty.
+        # shellcheck disable=SC2086
+        setsid cttyhack sh /usr/share/vtty/demo.sh $vtty_args
+    else
+        # shellcheck disable=SC2086
+        sh /usr/share/vtty/demo.sh $vtty_args
+    fi
+    status=$?
+    ;;
 shell)
     stty -F /dev/ttyS0 rows "${vtty_rows:-24}" cols "${vtty_cols:-80}"
     export TERM="${vtty_term:-linux}"
@@ -79,7 +94,7 @@ shell)
     status=0
     ;;
 *)
-    echo "init: unknown scenario '$vtty_scenario'; the known ones are tests, run and shell"
+    echo "init: unknown scenario '$vtty_scenario'; the known ones are tests, run, shell and demo"
     status=2
     ;;
 esac

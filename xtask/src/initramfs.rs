@@ -14,6 +14,9 @@ pub const HOST_BUSYBOX: &str = "/bin/busybox";
 /// The guest's `/init`.
 const INIT_SCRIPT: &str = include_str!("init.sh");
 
+/// The demo the `demo` scenario runs, installed as `/usr/share/vtty/demo.sh`.
+const DEMO_SCRIPT: &str = include_str!("demo.sh");
+
 /// Folder of the guest's kernel modules; `/init` loads `vtty.ko` from there.
 pub const MODULES_DIR: &str = "lib/modules";
 
@@ -54,6 +57,8 @@ pub fn write(path: &Path, contents: &Contents) -> Result<()> {
         "usr",
         "usr/bin",
         "usr/sbin",
+        "usr/share",
+        "usr/share/vtty",
     ] {
         archive.directory(dir)?;
     }
@@ -61,6 +66,7 @@ pub fn write(path: &Path, contents: &Contents) -> Result<()> {
     // devtmpfs, so the node must be in the archive.
     archive.char_device("dev/console", 0o600, 5, 1)?;
     archive.file("init", 0o755, INIT_SCRIPT.as_bytes())?;
+    archive.file("usr/share/vtty/demo.sh", 0o755, DEMO_SCRIPT.as_bytes())?;
     archive.file("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n")?;
     archive.file("etc/group", 0o644, b"root:x:0:\n")?;
 

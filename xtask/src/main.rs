@@ -3,6 +3,7 @@
 //! interactive shell. Every command runs `setup` first.
 
 mod apt;
+mod bench;
 mod buildroot;
 mod cache;
 mod console;
@@ -64,6 +65,26 @@ enum Command {
     /// Boot the guest with its console on this terminal: the driver loaded and a
     /// shell; `exit` or Ctrl-A X stops it.
     Vm,
+    /// Show the whole product in the guest: three containers (101, 102, 103) with
+    /// their consoles, the probes and vtty-top on this terminal, then a guest shell.
+    Demo {
+        /// Run without a terminal, print the final per-container table and fail
+        /// if any part did not work.
+        #[arg(long)]
+        headless: bool,
+        /// How long the headless demo lets the containers run before checking.
+        #[arg(long, value_name = "SECONDS", default_value_t = 20, requires = "headless",
+              value_parser = clap::value_parser!(u64).range(1..=3600))]
+        seconds: u64,
+        #[command(flatten)]
+        boot: BootOptions,
+    },
+    /// Benchmark vtty against a devpts pty pair in the guest and write
+    /// BENCHMARKS.md with the ratios.
+    Bench {
+        #[command(flatten)]
+        boot: BootOptions,
+    },
     /// Run the host tests, then the guest tests and the kernel's KUnit results;
     /// ends with `total: N passed, N failed`.
     Test {
@@ -193,6 +214,40 @@ fn run(cli: Cli) -> Result<bool> {
             })?;
             Ok(status.success())
         }
+        Command::Demo { headless, seconds, boot } => {
+            if headless {
+                let scenario = Scenario::Demo { headless_seconds: Some(seconds), terminal: None };
+                guest::cmdline(&scenario)?;
+                let image = guest::build(&setup, &workspace)?;
+                // The demo's own time plus booting and setup.
+                let timeout = Duration::from_secs(boot.timeout.max(seconds + 240));
+                let outcome = guest::run_headless(&workspace, &image, &scenario, timeout, boot.verbose)?;
+                if !outcome.passed() {
+                    guest::print_failure(&outcome);
+                    return Ok(false);
+                }
+                println!("demo: every part worked; console log {}", outcome.log_path.display());
+                return Ok(true);
+            }
+            if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+                bail!("cargo xtask demo needs a terminal on stdin and stdout; use `cargo xtask demo --headless` without one");
+            }
+            let (columns, rows) = terminal_size::terminal_size()
+                .map(|(width, height)| (width.0, height.0))
+                .unwrap_or((80, 24));
+            let term = std::env::var("TERM").unwrap_or_else(|_| "linux".to_owned());
+            let scenario = Scenario::Demo { headless_seconds: None, terminal: Some((rows, columns, term)) };
+            let cmdline = guest::cmdline(&scenario)?;
+            let image = guest::build(&setup, &workspace)?;
+            println!("==> booting the demo guest; quit vtty-top with q, then `exit` powers the guest off");
+            let status = qemu::run_interactive(&qemu::Boot {
+                bzimage: image.bzimage,
+                initramfs: image.initramfs,
+                cmdline,
+            })?;
+            Ok(status.success())
+        }
+        Command::Bench { boot } => bench::run(&setup, &workspace, Duration::from_secs(boot.timeout), boot.verbose),
         Command::Test {
             boot,
             skip_host,

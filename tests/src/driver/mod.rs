@@ -142,3 +142,23 @@ pub fn kernel_problems() -> Result<Vec<String>> {
         .map(str::to_owned)
         .collect())
 }
+
+/// A guest test: its name and its body.
+pub type GuestTest = (&'static str, fn() -> Result<()>);
+
+/// The driver tests, by name. The stress test unloads and reloads the module, so
+/// it runs last.
+pub const TESTS: &[GuestTest] = &[
+    ("driver_isolation_between_containers", isolation::isolation_between_containers),
+    ("driver_console_redirection_per_container", isolation::console_redirection_per_container),
+    ("driver_output_dropped_when_detached", output::output_dropped_when_detached),
+    ("driver_output_lossless_when_attached", output::output_lossless_when_attached),
+    ("driver_stalled_attacher_releases_writer", output::stalled_attacher_releases_writer),
+    ("driver_attach_detach_takeover", attach::attach_detach_takeover),
+    ("driver_ttys_reach_distinct_terminals", mapping::ttys_reach_distinct_terminals),
+    ("driver_unregistered_namespaces_unchanged", mapping::unregistered_namespaces_unchanged),
+    ("driver_init_exit_ends_container", lifetime::init_exit_ends_container),
+    ("driver_unregister_fails_closed", lifetime::unregister_fails_closed),
+    ("driver_bad_input_rejected", badinput::bad_input_rejected),
+    ("driver_stress_parallel_lifecycle", stress::stress_parallel_lifecycle),
+];

@@ -101,7 +101,8 @@ impl Context {
             bpf::mount_bpffs(existing).with_context(|| {
                 format!("failed to mount a bpf filesystem at {}", existing.display())
             })?;
-            eprintln!("vtty-ctl: mounted a bpf filesystem at {}", existing.display());
+            // A log record, not stderr: the dashboard shares this code and owns the screen.
+            log::warn!("mounted a bpf filesystem at {}", existing.display());
             return Ok(());
         }
         Err(fail!(
