@@ -31,7 +31,7 @@ use crate::workspace::Workspace;
 
 /// Build orchestration for vtty: toolchains, the guest kernel, qemu and tests.
 #[derive(Parser)]
-#[command(name = "cargo xtask", version)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -93,7 +93,8 @@ enum Command {
         /// Run only the guest part.
         #[arg(long)]
         skip_host: bool,
-        /// Arguments of vtty-guest-tests: a test name filter, `--exact`.
+        /// Arguments of vtty-guest-tests: a test name filter, then its flags such as
+        /// `--exact`; put `--` first when the first one starts with a hyphen.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         guest_args: Vec<String>,
     },
@@ -282,6 +283,20 @@ mod tests {
             panic!("parsed as another command");
         };
         assert_eq!(args, ["vtty-ctl", "--help"]);
+    }
+
+    #[test]
+    fn test_passes_filter_and_flags_to_guest() {
+        for argv in [
+            &["cargo xtask", "test", "bench::", "--exact"][..],
+            &["cargo xtask", "test", "--", "bench::", "--exact"][..],
+        ] {
+            let cli = Cli::try_parse_from(argv).unwrap();
+            let Command::Test { guest_args, .. } = cli.command else {
+                panic!("parsed as another command");
+            };
+            assert_eq!(guest_args, ["bench::", "--exact"], "{argv:?}");
+        }
     }
 
     #[test]
