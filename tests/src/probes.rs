@@ -148,7 +148,7 @@ impl Container {
 
     /// Opens terminal `index` on descriptor `fd` (3..=9) in raw mode.
     fn open(&mut self, fd: u32, index: u32) -> Result<()> {
-        self.run(&format!("open {fd} {}", node_name(index)))
+        self.run(&format!("open {fd} {}", vtty_ctl::driver::terminal_name(index)))
     }
 
     fn write(&mut self, fd: u32, bytes: usize) -> Result<()> {
@@ -169,17 +169,12 @@ impl Drop for Container {
     }
 }
 
-/// The node name of terminal `index` as a container sees it.
-fn node_name(index: u32) -> String {
-    if index == 0 { "console".to_owned() } else { format!("tty{}", index + 1) }
-}
-
 /// Makes `console` (5:1) and `tty2`..`tty12` (4:2..4:12) in `dir`.
 fn make_nodes(dir: &Path) -> Result<()> {
     let mode = Mode::from_bits_truncate(0o600);
     mknod(&dir.join("console"), SFlag::S_IFCHR, mode, makedev(5, 1)).context("mknod console")?;
     for index in 1..VTTY_TERMINALS {
-        let name = node_name(index);
+        let name = vtty_ctl::driver::terminal_name(index);
         mknod(&dir.join(&name), SFlag::S_IFCHR, mode, makedev(4, u64::from(index + 1)))
             .with_context(|| format!("mknod {name}"))?;
     }
