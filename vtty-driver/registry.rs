@@ -27,7 +27,7 @@ struct Entry {
     _watch: Watch,
 }
 
-/// All containers the driver knows.
+/// All registered and fenced containers.
 pub(crate) struct Registry {
     entries: KVec<Entry>,
     /// Id of the next attach file.
@@ -50,15 +50,15 @@ pub(crate) fn init() {
 }
 
 impl Registry {
-    /// The entry of the innermost registered or fenced namespace that contains
-    /// the calling task.
+    /// Finds the entry of the innermost registered or fenced namespace that
+    /// contains the calling task.
     fn entry_for_current(&self) -> Option<&Entry> {
         PidNsCursor::current().find_map(|ns| {
             self.entries.iter().find(|entry| entry.container.ns.as_ptr() == ns)
         })
     }
 
-    /// The registered (not fenced) container for the calling task.
+    /// Returns the registered (not fenced) container of the calling task.
     fn container_for_current(&self) -> Result<&Arc<Container>> {
         match self.entry_for_current() {
             Some(entry) if !entry.fenced => Ok(&entry.container),
@@ -71,8 +71,9 @@ impl Registry {
     }
 }
 
-/// The provider hook's decision for an open of `dev` by the calling task (not in
-/// the initial pid namespace): `Ok(None)` leaves the open to the tty core.
+/// Decides the provider hook's answer for an open of `dev` by the calling task,
+/// which is outside the initial pid namespace. `Ok(None)` leaves the open to the
+/// tty core.
 pub(crate) fn provider_lookup(dev: u32) -> Result<Option<u32>> {
     let (major, minor) = index::split_dev(dev);
     let route = index::route(major, minor);
@@ -91,15 +92,16 @@ pub(crate) fn provider_lookup(dev: u32) -> Result<Option<u32>> {
     }
 }
 
-/// The driver's lookup: the calling task's tty at `index`, if installed.
-/// Tasks outside registered containers get `ENODEV`, also through `/dev/vttysN`.
+/// Looks up the calling task's tty at `index`, if installed (the driver's
+/// lookup). Tasks outside registered containers get `ENODEV`, also through
+/// `/dev/vttysN`.
 pub(crate) fn lookup(index: u32) -> Result<Option<Tty>> {
     let registry = REGISTRY.lock();
     let container = registry.container_for_current()?;
     Ok(container.terminal(index)?.tty())
 }
 
-/// The driver's install for the calling task's container.
+/// Installs a tty in the calling task's container (the driver's install).
 ///
 /// # Safety
 ///
@@ -234,8 +236,8 @@ pub(crate) fn for_each(mut f: impl FnMut(&Container, bool)) {
     }
 }
 
-/// The watch on `container`'s init woke: if its namespace is dead, end the
-/// container. Runs from the driver's workqueue.
+/// Ends `container` when the watch on its init woke and its namespace is dead.
+/// Runs from the driver's workqueue.
 pub(crate) fn init_woken(container: *const Container) {
     let entry = {
         let mut registry = REGISTRY.lock();

@@ -84,7 +84,7 @@ pub(crate) struct Terminal {
 // remove, and `state` is only accessed under its lock.
 unsafe impl Send for TermState {}
 
-/// Why terminals are hung up.
+/// Reason for hanging up a terminal.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum End {
     /// `VTTY_IOC_HANGUP`: the terminal stays usable.
@@ -95,7 +95,7 @@ pub(crate) enum End {
     Exit,
 }
 
-/// What a read by an attacher found.
+/// Result of a read by an attacher.
 pub(crate) enum Take {
     /// Bytes were copied.
     Data(usize),
@@ -133,12 +133,12 @@ impl Terminal {
         Ok(terminal)
     }
 
-    /// The terminal's port.
+    /// Returns the terminal's port.
     pub(crate) fn port(&self) -> &Port {
         &self.port
     }
 
-    /// The tty to hand to the core's lookup, if one is installed.
+    /// Returns the tty to hand to the core's lookup, if one is installed.
     pub(crate) fn tty(&self) -> Option<Tty> {
         self.state.lock().tty
     }
@@ -195,9 +195,9 @@ impl Terminal {
         !state.silent
     }
 
-    /// The container's write: accepted in full while nobody is attached or the
-    /// attacher stalled (the bytes are dropped and counted); otherwise queued for
-    /// the attacher as far as the buffer has room.
+    /// Handles the container's write. With no attacher, or a stalled one, the
+    /// write is accepted in full and its bytes are dropped and counted. Otherwise
+    /// the bytes are queued for the attacher as far as the buffer has room.
     ///
     /// Never sleeps: the echo worker calls it too.
     pub(crate) fn write(&self, buf: &[u8]) -> usize {
@@ -270,8 +270,8 @@ impl Terminal {
         room
     }
 
-    /// The stall timer fired: if the buffer is still full, output drops from now
-    /// on. Runs in timer (softirq) context.
+    /// Marks the attacher stalled when the stall timer fires and the buffer is
+    /// still full, so output drops from then on. Runs in timer (softirq) context.
     pub(crate) fn stall_expired(&self) {
         let woke = {
             let mut state = self.state.lock();
@@ -319,7 +319,7 @@ impl Terminal {
         Ok(())
     }
 
-    /// Ends attach `id` if it is current. Not a hangup: the container sees nothing.
+    /// Ends attach `id` if it is current. Not a hangup: the container gets no signal.
     pub(crate) fn detach(&self, id: u64, reason: u32) {
         let old = {
             let mut state = self.state.lock();
@@ -516,7 +516,7 @@ mod tests {
     }
 
     #[test]
-    fn second_attach_is_busy_and_takeover_ends_the_first() -> Result {
+    fn second_attach_busy_takeover_ends_first() -> Result {
         let terminal = Terminal::new(1, 0)?;
         terminal.attach(1, false, 1000)?;
         assert!(terminal.attach(2, false, 1000).is_err());

@@ -46,7 +46,7 @@ pub fn tty_driver_info() -> io::Result<Option<TtyDriverInfo>> {
     Ok(parse_tty_drivers(&text))
 }
 
-/// Terminal index as the driver numbers it, from the name a container sees:
+/// Converts the terminal name a container uses to the driver's index:
 /// `console` (also `tty0`, `tty1`, `1`) is index 0 and `ttyN` or `N` (2..=12) is N-1.
 pub fn terminal_index(name: &str) -> Option<u32> {
     let number = match name {
@@ -63,7 +63,7 @@ pub fn terminal_index(name: &str) -> Option<u32> {
     }
 }
 
-/// The name a container sees for a terminal index: `console`, `tty2` .. `tty12`.
+/// Returns the name a container uses for a terminal index: `console`, `tty2` .. `tty12`.
 pub fn terminal_name(index: u32) -> String {
     match index {
         0 => "console".to_owned(),
@@ -189,7 +189,7 @@ impl Control {
         Ok(())
     }
 
-    /// Lists the containers the driver knows (registered and fenced).
+    /// Lists the containers registered with the driver, fenced ones included.
     pub fn list(&self) -> io::Result<Vec<ContainerInfo>> {
         let mut capacity = 16u32;
         loop {

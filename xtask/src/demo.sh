@@ -1,10 +1,10 @@
 #!/bin/sh
 # The vtty demo, run inside the guest by `cargo xtask demo`.
 #
-# Starts three containers (cgroups under vtty-demo/, each a busybox userland in
-# its own pid, mount and uts namespaces), gives them consoles with vtty-ctl mknod
-# and allow, and then either opens vtty-top (interactive) or runs for a number of
-# seconds and checks every part (headless).
+# Starts three containers: cgroups under vtty-demo/, each a busybox userland in
+# its own pid, mount and uts namespaces. It gives them consoles with vtty-ctl
+# mknod and allow. Then it either opens vtty-top (interactive) or runs for a
+# number of seconds and checks every part (headless).
 #
 #   demo.sh                   interactive: vtty-top, then a shell
 #   demo.sh --headless N      N seconds, then the final table and the checks
@@ -59,8 +59,8 @@ INIT
 echo "Welcome to container 101 (vtty demo), $(uname -sr)" > /dev/console
 echo "Log in on tty2: vtty-ctl console 101 tty2" > /dev/console
 while true; do
-    # getty prints its prompt again when Enter is pressed on an empty name, so
-    # someone who attaches later sees it after one Enter.
+    # getty prints its prompt again when Enter is pressed on an empty name, so an
+    # administrator who attaches later gets a prompt after one Enter.
     setsid getty -l /bin/sh 38400 tty2
     sleep 1
 done
@@ -77,7 +77,7 @@ done
 CT
     cat > $CT_DIR/ct103.sh <<'CT'
 #!/bin/sh
-# Container 103: floods its console; with nobody attached vtty drops it all.
+# Container 103: floods its console. With no attacher, vtty drops all of it.
 exec yes "ct103 flooding its console" > /dev/console
 CT
 }

@@ -1,5 +1,5 @@
-//! The container's output: dropped and counted with nobody attached, lossless
-//! while the attacher reads, dropped again once the attacher stalls.
+//! The container's output: dropped and counted with no attacher, lossless while
+//! the attacher reads, dropped again once the attacher stalls.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -13,8 +13,9 @@ use crate::container::Container;
 
 const MIB: u64 = 1024 * 1024;
 
-/// 1 MiB written to /dev/console with nobody attached returns in full and
-/// grows the drop total by exactly 1 MiB; output before an attach is dropped.
+/// Checks that 1 MiB written to /dev/console with no attacher returns in full and
+/// grows the drop total by exactly 1 MiB, and that output before an attach is
+/// dropped.
 pub fn output_dropped_when_detached() -> Result<()> {
     let control = control()?;
     let container = Container::start("drop")?;
